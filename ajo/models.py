@@ -1,0 +1,60 @@
+"""Sync bookkeeping: which chain and contract this database mirrors, and how far it got."""
+
+from django.db import models
+
+from ajo.addresses import to_checksum
+
+
+class SyncState(models.Model):
+    """One row (pk=1). The checkpoint moves in the same transaction as each batch's rows."""
+
+    chain_id = models.PositiveBigIntegerField()
+    contract_address = models.CharField(max_length=42)
+    start_block = models.PositiveBigIntegerField(default=0)
+    last_block = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Last block fully indexed."
+    )
+    last_block_hash = models.CharField(max_length=66, blank=True, default="")
+    last_block_time = models.DateTimeField(null=True, blank=True)
+    head_block = models.PositiveBigIntegerField(null=True, blank=True)
+    head_seen_at = models.DateTimeField(null=True, blank=True)
+    total_events = models.PositiveBigIntegerField(default=0)
+    reorg_count = models.PositiveIntegerField(default=0)
+    last_reorg_at = models.DateTimeField(null=True, blank=True)
+    last_reorg_depth = models.PositiveIntegerField(null=True, blank=True)
+    last_run_started_at = models.DateTimeField(null=True, blank=True)
+    last_run_finished_at = models.DateTimeField(null=True, blank=True)
+    last_run_events = models.PositiveBigIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "sync state"
+        verbose_name_plural = "sync state"
+
+    def __str__(self) -> str:
+        return f"chain {self.chain_id} / {self.checksum_contract} at block {self.last_block}"
+
+    @property
+    def checksum_contract(self) -> str:
+        return to_checksum(self.contract_address)
+
+    @property
+    def lag_blocks(self) -> int | None:
+        if self.head_block is None or self.last_block is None:
+            return None
+        return max(self.head_block - self.last_block, 0)
+
+
+class BlockRecord(models.Model):
+    """Hash of an indexed block that held events or closed a batch: reorg detection walks these."""
+
+    number = models.PositiveBigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=66)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"block {self.number}"

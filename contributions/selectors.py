@@ -1,0 +1,23 @@
+"""Reads for contributions and payouts, newest first by (block_number, log_index)."""
+
+from django.db.models import QuerySet
+
+from contributions.models import Contribution, Payout
+
+
+def contribution_list() -> QuerySet[Contribution]:
+    return Contribution.objects.select_related("group", "group__token", "member").order_by(
+        "-block_number", "-log_index"
+    )
+
+
+def payout_list() -> QuerySet[Payout]:
+    return Payout.objects.select_related("group", "group__token", "recipient").order_by(
+        "-block_number", "-log_index"
+    )
+
+
+def contribution_list_for_round(*, group_id: int, round_number: int) -> QuerySet[Contribution]:
+    return Contribution.objects.filter(group_id=group_id, round=round_number).select_related(
+        "member"
+    )

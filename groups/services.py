@@ -1,0 +1,397 @@
+"""Writes for users, tokens, groups and memberships. Batch-first and idempotent.
+
+Each `*_record_*_many` takes the decoded events of one type for a whole block range, finds
+which are new with one query keyed on the unique keys, writes the new rows with one bulk
+statement, and moves the totals of the rows they touch (loaded once, written back once).
+Applying the same batch twice changes nothing. Callers hold the write lock (see
+`ajo.chain.writelock`) and a transaction.
+"""
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import transaction
+
+from ajo.db import chunks, from_unix, upsert_by_pk
+from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
+from groups.models import Group, Membership, Token, User
+
+GROUP_STATE_FIELDS = [
+    "status",
+    "current_round",
+    "next_deadline",
+    "paid_this_round",
+]
+
+
+def user_ensure_many(
+    *, addresses: Iterable[str], first_seen_block: int | None = None
+) -> dict[str, int]:
+    """Return {address: user id}, creating a wallet user for each address not seen before."""
+    wanted = sorted(set(addresses))
+    ids: dict[str, int] = {}
+    for part in chunks(wanted):
+        ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
+    missing = [address for address in wanted if address not in ids]
+    if missing:
+        User.objects.bulk_create(
+            [
+                User(
+                    username=address,
+                    address=address,
+                    password="!",  # unusable: wallet users never log in with a password
+                    first_seen_block=first_seen_block,
+                )
+                for address in missing
+            ],
+            batch_size=500,
+        )
+        for part in chunks(missing):
+            ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
+    return ids
+
+
+def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
+    """Return {address: token id}, creating tokens not seen before (metadata comes later)."""
+    wanted = sorted(set(addresses))
+    ids = dict(Token.objects.filter(address__in=wanted).values_list("address", "id"))
+    missing = [address for address in wanted if address not in ids]
+    if missing:
+        Token.objects.bulk_create([Token(address=address) for address in missing])
+        ids.update(Token.objects.filter(address__in=missing).values_list("address", "id"))
+    return ids
+
+
+def token_set_metadata(*, address: str, symbol: str, name: str, decimals: int | None) -> None:
+    Token.objects.filter(address=address).update(
+        symbol=symbol[:32], name=name[:100], decimals=decimals, metadata_fetched=True
+    )
+
+
+def group_apply_derived_state(group: Group) -> None:
+    """Status, round, deadline and round progress follow from the counters the events moved.
+
+    The contract pays out once every member has paid, so each payout closes one round: an
+    active group is in round payouts + 1, and has had `contributions - payouts * members`
+    payments so far in it. Rows read from view functions keep the state the contract reported.
+    """
+    if group.source != Group.Source.EVENTS:
+        return
+    if group.completed_block is not None:
+        group.status = Group.Status.COMPLETED
+        group.current_round = group.member_count
+        group.next_deadline = None
+        group.paid_this_round = 0
+    elif group.start_time is not None:
+        group.status = Group.Status.ACTIVE
+        group.current_round = min(group.payout_count + 1, group.max_members)
+        group.next_deadline = group.start_time + timedelta(
+            seconds=group.current_round * group.frequency
+        )
+        group.paid_this_round = max(
+            group.contribution_count - group.payout_count * group.member_count, 0
+        )
+    else:
+        group.status = Group.Status.FORMING
+        group.current_round = 0
+        group.next_deadline = None
+        group.paid_this_round = 0
+
+
+def groups_by_id(group_ids: Iterable[int]) -> dict[int, Group]:
+    ids = sorted(set(group_ids))
+    found: dict[int, Group] = {}
+    for part in chunks(ids):
+        found.update((group.id, group) for group in Group.objects.filter(id__in=part))
+    return found
+
+
+def group_record_created_many(*, events: list[GroupCreated]) -> int:
+    """Create groups (or turn rows read from view functions into event-derived rows)."""
+    if not events:
+        return 0
+    users = user_ensure_many(
+        addresses=(event.creator for event in events), first_seen_block=events[0].block_number
+    )
+    tokens = token_ensure_many(addresses=(event.token for event in events))
+    existing = groups_by_id(event.group_id for event in events)
+    changed: list[Group] = []
+    new_by_token: dict[int, int] = {}
+    for event in events:
+        group = existing.get(event.group_id)
+        if group is not None and group.source == Group.Source.EVENTS:
+            continue  # already indexed: a repeated batch changes nothing
+        if group is None:
+            group = Group(id=event.group_id)
+            new_by_token[tokens[event.token]] = new_by_token.get(tokens[event.token], 0) + 1
+        group.name = event.name
+        group.token_id = tokens[event.token]
+        group.creator_id = users[event.creator]
+        group.contribution_amount = event.contribution_amount
+        group.frequency = event.frequency
+        group.max_members = event.max_members
+        group.created_block = event.block_number
+        group.created_tx = event.tx_hash
+        group.created_log_index = event.log_index
+        group.created_at = from_unix(event.block_time)
+        group.source = Group.Source.EVENTS
+        group_apply_derived_state(group)
+        changed.append(group)
+    upsert_by_pk(
+        Group,
+        changed,
+        [
+            "name",
+            "token",
+            "creator",
+            "contribution_amount",
+            "frequency",
+            "max_members",
+            "created_block",
+            "created_tx",
+            "created_log_index",
+            "created_at",
+            "source",
+            *GROUP_STATE_FIELDS,
+        ],
+    )
+    if new_by_token:
+        token_rows = Token.objects.in_bulk(list(new_by_token))
+        for token_id, count in new_by_token.items():
+            token_rows[token_id].group_count += count
+        upsert_by_pk(Token, token_rows.values(), ["group_count"])
+    return len(changed)
+
+
+def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
+    if not events:
+        return 0
+    users = user_ensure_many(
+        addresses=(event.member for event in events), first_seen_block=events[0].block_number
+    )
+    groups = groups_by_id(event.group_id for event in events)
+    existing: dict[tuple[int, int], Membership] = {}
+    for part in chunks(sorted(groups)):
+        for membership in Membership.objects.filter(group_id__in=part):
+            existing[(membership.group_id, membership.position)] = membership
+    new: list[Membership] = []
+    confirmed: list[Membership] = []
+    joined_users: dict[int, int] = {}
+    for event in events:
+        membership = existing.get((event.group_id, event.position))
+        if membership is not None:
+            if membership.joined_block is None:  # row read from view functions: add where/when
+                membership.joined_block = event.block_number
+                membership.joined_tx = event.tx_hash
+                membership.joined_log_index = event.log_index
+                membership.joined_at = from_unix(event.block_time)
+                confirmed.append(membership)
+            continue
+        user_id = users[event.member]
+        membership = Membership(
+            group_id=event.group_id,
+            user_id=user_id,
+            position=event.position,
+            joined_block=event.block_number,
+            joined_tx=event.tx_hash,
+            joined_log_index=event.log_index,
+            joined_at=from_unix(event.block_time),
+        )
+        existing[(event.group_id, event.position)] = membership
+        new.append(membership)
+        groups[event.group_id].member_count += 1
+        joined_users[user_id] = joined_users.get(user_id, 0) + 1
+    Membership.objects.bulk_create(new, batch_size=1000)
+    upsert_by_pk(
+        Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
+    )
+    if new:
+        touched = {membership.group_id for membership in new}
+        for group_id in touched:
+            group_apply_derived_state(groups[group_id])
+        upsert_by_pk(Group, [groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
+        user_rows = users_by_id(joined_users)
+        for user_id, count in joined_users.items():
+            user_rows[user_id].group_count += count
+        upsert_by_pk(User, user_rows.values(), ["group_count"])
+    return len(new)
+
+
+def users_by_id(user_ids: Iterable[int]) -> dict[int, User]:
+    ids = sorted(set(user_ids))
+    found: dict[int, User] = {}
+    for part in chunks(ids):
+        found.update((user.id, user) for user in User.objects.filter(id__in=part))
+    return found
+
+
+def group_record_started_many(*, events: list[GroupStarted]) -> int:
+    if not events:
+        return 0
+    groups = groups_by_id(event.group_id for event in events)
+    changed = []
+    for event in events:
+        group = groups[event.group_id]
+        if group.started_block is not None and group.source == Group.Source.EVENTS:
+            continue
+        group.start_time = from_unix(event.start_time)
+        group.started_block = event.block_number
+        group_apply_derived_state(group)
+        changed.append(group)
+    upsert_by_pk(Group, changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
+    return len(changed)
+
+
+def group_record_completed_many(*, events: list[GroupCompleted]) -> int:
+    if not events:
+        return 0
+    groups = groups_by_id(event.group_id for event in events)
+    changed = []
+    for event in events:
+        group = groups[event.group_id]
+        if group.completed_block is not None:
+            continue
+        group.completed_block = event.block_number
+        group.completed_at = from_unix(event.block_time)
+        group_apply_derived_state(group)
+        changed.append(group)
+    upsert_by_pk(Group, changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
+    return len(changed)
+
+
+@transaction.atomic
+def group_recompute_many(*, group_ids: Iterable[int]) -> None:
+    """Rebuild every counter and total of these groups, their members and users from the rows.
+
+    Used after a reorg removed rows: slower than the incremental path (it reads all of the
+    groups' contributions), but it cannot drift. Amounts are summed in Python so uint256
+    stays exact on SQLite too.
+    """
+    from contributions.models import Contribution, Payout
+
+    groups = groups_by_id(group_ids)
+    if not groups:
+        return
+    ids = sorted(groups)
+    memberships: dict[tuple[int, int], Membership] = {}
+    for part in chunks(ids):
+        for membership in Membership.objects.filter(group_id__in=part):
+            membership.total_contributed = 0
+            membership.contribution_count = 0
+            membership.payout_round = None
+            membership.payout_amount = None
+            memberships[(membership.group_id, membership.user_id)] = membership
+    for group in groups.values():
+        group.member_count = 0
+        group.total_contributed = 0
+        group.contribution_count = 0
+        group.total_paid_out = 0
+        group.payout_count = 0
+    for membership in memberships.values():
+        groups[membership.group_id].member_count += 1
+    for part in chunks(ids):
+        rows = Contribution.objects.filter(group_id__in=part).values_list(
+            "group_id", "member_id", "amount"
+        )
+        for group_id, member_id, amount in rows.iterator(chunk_size=5000):
+            group = groups[group_id]
+            group.total_contributed += amount
+            group.contribution_count += 1
+            membership = memberships.get((group_id, member_id))
+            if membership is not None:
+                membership.total_contributed += amount
+                membership.contribution_count += 1
+        payouts = Payout.objects.filter(group_id__in=part).values_list(
+            "group_id", "recipient_id", "round", "amount"
+        )
+        for group_id, recipient_id, round_number, amount in payouts:
+            group = groups[group_id]
+            group.total_paid_out += amount
+            group.payout_count += 1
+            membership = memberships.get((group_id, recipient_id))
+            if membership is not None:
+                membership.payout_round = round_number
+                membership.payout_amount = amount
+    for group in groups.values():
+        group_apply_derived_state(group)
+    upsert_by_pk(
+        Group,
+        groups.values(),
+        [
+            "member_count",
+            "total_contributed",
+            "contribution_count",
+            "total_paid_out",
+            "payout_count",
+            *GROUP_STATE_FIELDS,
+        ],
+    )
+    upsert_by_pk(
+        Membership,
+        memberships.values(),
+        ["total_contributed", "contribution_count", "payout_round", "payout_amount"],
+    )
+
+
+def user_recompute_many(*, user_ids: Iterable[int]) -> None:
+    """Rebuild users' totals from their rows (after a reorg)."""
+    from contributions.models import Contribution, Payout
+
+    users = users_by_id(user_ids)
+    for user in users.values():
+        user.total_contributed = 0
+        user.contribution_count = 0
+        user.total_received = 0
+        user.payout_count = 0
+        user.group_count = 0
+    ids = sorted(users)
+    for part in chunks(ids):
+        for user_id, amount in Contribution.objects.filter(member_id__in=part).values_list(
+            "member_id", "amount"
+        ):
+            users[user_id].total_contributed += amount
+            users[user_id].contribution_count += 1
+        for user_id, amount in Payout.objects.filter(recipient_id__in=part).values_list(
+            "recipient_id", "amount"
+        ):
+            users[user_id].total_received += amount
+            users[user_id].payout_count += 1
+        for user_id in Membership.objects.filter(user_id__in=part).values_list(
+            "user_id", flat=True
+        ):
+            users[user_id].group_count += 1
+    upsert_by_pk(
+        User,
+        users.values(),
+        [
+            "total_contributed",
+            "contribution_count",
+            "total_received",
+            "payout_count",
+            "group_count",
+        ],
+    )
+
+
+def token_recompute_many(*, token_ids: Iterable[int]) -> None:
+    """Rebuild tokens' totals from their groups' totals (after a reorg)."""
+    tokens = Token.objects.in_bulk(sorted(set(token_ids)))
+    for token in tokens.values():
+        token.total_contributed = 0
+        token.total_paid_out = 0
+        token.contribution_count = 0
+        token.group_count = 0
+    rows = Group.objects.filter(token_id__in=list(tokens)).values_list(
+        "token_id", "total_contributed", "total_paid_out", "contribution_count"
+    )
+    for token_id, contributed, paid_out, count in rows:
+        token = tokens[token_id]
+        token.total_contributed += contributed
+        token.total_paid_out += paid_out
+        token.contribution_count += count
+        token.group_count += 1
+    upsert_by_pk(
+        Token,
+        tokens.values(),
+        ["total_contributed", "total_paid_out", "contribution_count", "group_count"],
+    )
