@@ -1,0 +1,170 @@
+"""Reads the contract's view functions and ERC-20 metadata with eth_call (batched).
+
+Used by cache-first group reads, `verify_chain`, and sync when it first meets a token.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from eth_abi import decode, encode
+from eth_utils import function_signature_to_4byte_selector
+
+from ajo.chain.rpc import RpcClient, RpcError
+
+_GROUP_TYPES = [
+    "string",
+    "address",
+    "address",
+    "uint256",
+    "uint64",
+    "uint16",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "bool",
+]
+
+
+def _selector(signature: str) -> str:
+    return "0x" + function_signature_to_4byte_selector(signature).hex()
+
+
+GET_GROUP = _selector("getGroup(uint256)")
+GET_MEMBERS = _selector("getMembers(uint256)")
+GROUP_COUNT = _selector("groupCount()")
+HAS_CONTRIBUTED = _selector("hasContributed(uint256,uint32,address)")
+GROUP_NOT_FOUND = _selector("GroupNotFound(uint256)")
+ERC20_SYMBOL = _selector("symbol()")
+ERC20_NAME = _selector("name()")
+ERC20_DECIMALS = _selector("decimals()")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """getGroup(groupId) as the contract reports it; addresses lowercase."""
+
+    group_id: int
+    name: str
+    token: str
+    creator: str
+    contribution_amount: int
+    frequency: int
+    max_members: int
+    member_count: int
+    current_round: int
+    start_time: int
+    is_active: bool
+    is_completed: bool
+
+    @property
+    def status(self) -> str:
+        if self.is_completed:
+            return "completed"
+        return "active" if self.is_active else "forming"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMetadata:
+    symbol: str
+    name: str
+    decimals: int | None
+
+
+class GroupNotFound(Exception):
+    pass
+
+
+def _is_group_not_found(error: RpcError) -> bool:
+    data = error.data
+    if isinstance(data, dict):  # some nodes nest the revert data
+        data = data.get("data")
+    return isinstance(data, str) and data.startswith(GROUP_NOT_FOUND)
+
+
+def _word(value: int) -> str:
+    return encode(["uint256"], [value]).hex()
+
+
+class ContractReader:
+    def __init__(self, client: RpcClient, address: str, *, block: int | str = "latest"):
+        self.client = client
+        self.address = address
+        self.block = hex(block) if isinstance(block, int) else block
+
+    def _call(self, data: str, to: str | None = None) -> tuple[str, list]:
+        return ("eth_call", [{"to": to or self.address, "data": data}, self.block])
+
+    def group_count(self) -> int:
+        return int(self.client.call(*self._call(GROUP_COUNT)), 16)
+
+    def get_group(self, group_id: int) -> GroupView | None:
+        """The group as the contract sees it, or None when the contract has no such group."""
+        return self.get_groups([group_id]).get(group_id)
+
+    def get_groups(
+        self, group_ids: Iterable[int], *, batch_size: int = 200
+    ) -> dict[int, GroupView]:
+        ids = list(group_ids)
+        views: dict[int, GroupView] = {}
+        for start in range(0, len(ids), batch_size):
+            part = ids[start : start + batch_size]
+            calls = [self._call(GET_GROUP + _word(group_id)) for group_id in part]
+            results = self.client.batch(calls, return_errors=True)
+            for group_id, result in zip(part, results, strict=True):
+                if isinstance(result, RpcError):
+                    if _is_group_not_found(result):
+                        continue
+                    raise result
+                values = decode(_GROUP_TYPES, bytes.fromhex(result[2:]))
+                views[group_id] = GroupView(group_id, *values)
+        return views
+
+    def get_members(self, group_id: int) -> list[str]:
+        return self.get_members_many([group_id]).get(group_id, [])
+
+    def get_members_many(
+        self, group_ids: Iterable[int], *, batch_size: int = 200
+    ) -> dict[int, list[str]]:
+        ids = list(group_ids)
+        members: dict[int, list[str]] = {}
+        for start in range(0, len(ids), batch_size):
+            part = ids[start : start + batch_size]
+            calls = [self._call(GET_MEMBERS + _word(group_id)) for group_id in part]
+            results = self.client.batch(calls, return_errors=True)
+            for group_id, result in zip(part, results, strict=True):
+                if isinstance(result, RpcError):
+                    if _is_group_not_found(result):
+                        continue
+                    raise result
+                (addresses,) = decode(["address[]"], bytes.fromhex(result[2:]))
+                members[group_id] = [address.lower() for address in addresses]
+        return members
+
+    def token_metadata(self, token: str) -> TokenMetadata:
+        """symbol, name and decimals; a token without them gets empty text / None (raw units)."""
+        calls = [self._call(sel, to=token) for sel in (ERC20_SYMBOL, ERC20_NAME, ERC20_DECIMALS)]
+        symbol, name, decimals = self.client.batch(calls, return_errors=True)
+        return TokenMetadata(
+            symbol=_decode_text(symbol),
+            name=_decode_text(name),
+            decimals=_decode_decimals(decimals),
+        )
+
+
+def _decode_text(result) -> str:
+    if isinstance(result, RpcError) or not isinstance(result, str) or len(result) < 66:
+        return ""
+    raw = bytes.fromhex(result[2:])
+    try:
+        (text,) = decode(["string"], raw)
+    except Exception:  # some old tokens return bytes32 instead of string
+        text = raw[:32].rstrip(b"\0").decode("utf-8", errors="replace")
+    return "".join(ch for ch in text if ch.isprintable())[:32]
+
+
+def _decode_decimals(result) -> int | None:
+    if isinstance(result, RpcError) or not isinstance(result, str) or len(result) < 66:
+        return None
+    value = int(result[2:66], 16)
+    return value if value <= 77 else None
