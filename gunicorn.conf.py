@@ -1,0 +1,81 @@
+"""gunicorn settings for ajo: `gunicorn -c gunicorn.conf.py ajo.wsgi` (compose, Makefile, benches).
+
+Everything is read from the environment: PORT (8000), WEB_CONCURRENCY (2), GUNICORN_TIMEOUT
+(30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR (a fresh temp dir).
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+# The config file is executed before gunicorn puts the working directory on sys.path.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ajo.logging import GunicornLogger, gunicorn_logging_config
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+# --- Prometheus multiprocess mode --------------------------------------------------------------
+# Each worker writes its metric values to files in this directory and /metrics adds them up,
+# so a scrape covers all workers, not only the one that answered. It must be set before any
+# worker imports prometheus_client; the master sets it here and the workers inherit it.
+_own_multiproc_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_multiproc_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ajo-prometheus-")
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+# --- Server socket and workers -----------------------------------------------------------------
+bind = f"0.0.0.0:{_int('PORT', 8000)}"
+workers = _int("WEB_CONCURRENCY", 2)
+worker_class = "sync"
+# A request that takes longer than this is killed (the API's slowest path is one chain read).
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM (a rolling deploy) workers get this long to finish the requests they hold.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+# Behind a reverse proxy / load balancer that reuses connections; keep a little above 0.
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so slow leaks cannot grow; jitter avoids all restarting at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Not preloaded: each worker imports the app after the fork, so no database or Redis
+# connection, metrics file or lock is ever shared across processes, and `kill -HUP` picks up
+# new code. The price is a second or so of start-up per worker, which is fine at this size.
+preload_app = False
+# The proxy in front terminates TLS; trust its X-Forwarded-* headers only when told.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): two
+# servers on one host (tests, benchmarks, a second compose project) would fight over it, and
+# the container is managed with signals anyway.
+control_socket_disable = True
+
+# --- Logging: same formatters as Django (ajo/logging.py); access lines carry the request id ---
+_log_format = os.environ.get("LOG_FORMAT", "text")
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
+logger_class = GunicornLogger
+logconfig_dict = gunicorn_logging_config(log_format=_log_format, level=loglevel)
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
+
+
+def on_starting(server):
+    # Metric files left by a previous run would be added to this run's figures.
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+    for path in PROMETHEUS_MULTIPROC_DIR.glob("*.db"):
+        path.unlink(missing_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    # Only the directory this file created is removed; an operator-chosen one is left alone.
+    if _own_multiproc_dir:
+        shutil.rmtree(PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
