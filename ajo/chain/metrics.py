@@ -1,0 +1,57 @@
+"""The sync worker's Prometheus metrics, updated by the sync loop and served on --metrics-port.
+
+Module-level objects: import them and call `.set()` / `.inc()`. A standby worker (waiting for
+the writer lock) reports `ajo_sync_is_writer 0`, so an alert can tell "no writer" from "lagging".
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, start_http_server
+
+HEAD_BLOCK = Gauge("ajo_sync_head_block", "Latest block number the RPC node reports.")
+INDEXED_BLOCK = Gauge("ajo_sync_indexed_block", "Last block number written to the database.")
+LAG_BLOCKS = Gauge("ajo_sync_lag_blocks", "Blocks between the chain head and the indexed block.")
+EVENTS = Counter("ajo_sync_events", "Contract events indexed, by event name.", ["event"])
+RPC_ERRORS = Counter("ajo_sync_rpc_errors", "JSON-RPC calls that failed (after retries).")
+RPC_RETRIES = Counter("ajo_sync_rpc_retries", "JSON-RPC calls retried after a transient error.")
+GETLOGS_WINDOW = Gauge(
+    "ajo_sync_getlogs_window_blocks", "Current eth_getLogs window in blocks (adapted at run time)."
+)
+REORGS = Counter("ajo_sync_reorgs", "Chain reorganisations detected and rolled back.")
+IS_WRITER = Gauge(
+    "ajo_sync_is_writer", "1 while this worker holds the writer lock, 0 while it waits as standby."
+)
+
+# Every name a scrape of the sync worker shows (Counters get the `_total` suffix).
+METRIC_NAMES = (
+    "ajo_sync_head_block",
+    "ajo_sync_indexed_block",
+    "ajo_sync_lag_blocks",
+    "ajo_sync_events_total",
+    "ajo_sync_rpc_errors_total",
+    "ajo_sync_rpc_retries_total",
+    "ajo_sync_getlogs_window_blocks",
+    "ajo_sync_reorgs_total",
+    "ajo_sync_is_writer",
+)
+
+
+def record_blocks(*, head: int, indexed: int) -> None:
+    """Set head, indexed block and the lag between them in one call."""
+    HEAD_BLOCK.set(head)
+    INDEXED_BLOCK.set(indexed)
+    LAG_BLOCKS.set(max(head - indexed, 0))
+
+
+def start_metrics_server(port: int, host: str | None = None):
+    """Serve /metrics (any path, in fact) on host:port in a daemon thread; returns the server.
+
+    host defaults to settings.SYNC_METRICS_HOST (0.0.0.0: inside a container the port is only
+    reachable from the compose network unless published). Port 0 picks a free port.
+    """
+    if host is None:
+        from django.conf import settings
+
+        host = getattr(settings, "SYNC_METRICS_HOST", "0.0.0.0")  # noqa: S104
+    server, _thread = start_http_server(port, addr=host)
+    return server
