@@ -19,6 +19,11 @@ class SyncState(models.Model):
     head_block = models.PositiveBigIntegerField(null=True, blank=True)
     head_seen_at = models.DateTimeField(null=True, blank=True)
     total_events = models.PositiveBigIntegerField(default=0)
+    ahead_block = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Highest block of a transaction ingested through the API ahead of the sync.",
+    )
     reorg_count = models.PositiveIntegerField(default=0)
     last_reorg_at = models.DateTimeField(null=True, blank=True)
     last_reorg_depth = models.PositiveIntegerField(null=True, blank=True)

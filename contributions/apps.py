@@ -7,3 +7,6 @@ class ContributionsConfig(AppConfig):
     name = "contributions"
     verbose_name = "Contributions and payouts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from contributions import handlers  # noqa: F401  (registers the chain-event handlers)

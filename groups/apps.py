@@ -7,3 +7,6 @@ class GroupsConfig(AppConfig):
     name = "groups"
     verbose_name = "Groups and members"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from groups import handlers  # noqa: F401  (registers the chain-event handlers)

@@ -1,0 +1,149 @@
+"""Raw eth_getLogs entries -> typed events (ajo.events), without web3's per-log formatting.
+
+The six events have fixed layouts, so indexed arguments are read straight from the topics and
+static data words are sliced from the hex; only GroupCreated's string goes through eth_abi.
+This runs an order of magnitude faster than web3's `process_log`, which is the indexer's
+hot path.
+"""
+
+from collections.abc import Callable, Iterable
+
+from eth_abi import decode as abi_decode
+
+from ajo.chain.contracts import event_topics
+from ajo.events import (
+    ContributionMade,
+    Event,
+    GroupCompleted,
+    GroupCreated,
+    GroupStarted,
+    MemberJoined,
+    PayoutSent,
+)
+
+
+class DecodeError(ValueError):
+    """A log that claims to be one of ours but does not have the event's layout."""
+
+
+def _address(topic: str) -> str:
+    return "0x" + topic[-40:].lower()
+
+
+def _word(data: str, index: int) -> int:
+    start = 2 + 64 * index
+    return int(data[start : start + 64], 16)
+
+
+def _meta(log: dict, block_time: int) -> dict:
+    return {
+        "block_number": int(log["blockNumber"], 16),
+        "block_hash": log["blockHash"],
+        "block_time": block_time,
+        "tx_hash": log["transactionHash"],
+        "log_index": int(log["logIndex"], 16),
+    }
+
+
+def _group_created(log: dict, meta: dict) -> Event:
+    topics = log["topics"]
+    amount, frequency, max_members, name = abi_decode(
+        ["uint256", "uint64", "uint16", "string"], bytes.fromhex(log["data"][2:])
+    )
+    return GroupCreated(
+        **meta,
+        group_id=int(topics[1], 16),
+        creator=_address(topics[2]),
+        token=_address(topics[3]),
+        contribution_amount=amount,
+        frequency=frequency,
+        max_members=max_members,
+        name=name,
+    )
+
+
+def _member_joined(log: dict, meta: dict) -> Event:
+    topics = log["topics"]
+    return MemberJoined(
+        **meta,
+        group_id=int(topics[1], 16),
+        member=_address(topics[2]),
+        position=_word(log["data"], 0),
+    )
+
+
+def _group_started(log: dict, meta: dict) -> Event:
+    return GroupStarted(
+        **meta, group_id=int(log["topics"][1], 16), start_time=_word(log["data"], 0)
+    )
+
+
+def _contribution_made(log: dict, meta: dict) -> Event:
+    topics = log["topics"]
+    return ContributionMade(
+        **meta,
+        group_id=int(topics[1], 16),
+        member=_address(topics[2]),
+        round=int(topics[3], 16),
+        amount=_word(log["data"], 0),
+    )
+
+
+def _payout_sent(log: dict, meta: dict) -> Event:
+    topics = log["topics"]
+    return PayoutSent(
+        **meta,
+        group_id=int(topics[1], 16),
+        recipient=_address(topics[2]),
+        round=int(topics[3], 16),
+        amount=_word(log["data"], 0),
+    )
+
+
+def _group_completed(log: dict, meta: dict) -> Event:
+    return GroupCompleted(**meta, group_id=int(log["topics"][1], 16))
+
+
+_DECODERS: dict[str, tuple[int, int, Callable[[dict, dict], Event]]] = {
+    # name: (topics expected, data words at least, decoder)
+    "GroupCreated": (4, 4, _group_created),
+    "MemberJoined": (3, 1, _member_joined),
+    "GroupStarted": (2, 1, _group_started),
+    "ContributionMade": (4, 1, _contribution_made),
+    "PayoutSent": (4, 1, _payout_sent),
+    "GroupCompleted": (2, 0, _group_completed),
+}
+
+
+def _by_topic() -> dict[str, tuple[str, int, int, Callable]]:
+    topics = event_topics()
+    return {topics[name]: (name, *spec) for name, spec in _DECODERS.items()}
+
+
+def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, list[Event]]:
+    """Decode logs into {event name: [events in chain order]}; unknown topics are skipped.
+
+    `block_times` maps block number -> unix time for logs that carry no blockTimestamp.
+    """
+    by_topic = _by_topic()
+    decoded: dict[str, list[Event]] = {name: [] for name in _DECODERS}
+    for log in logs:
+        topics = log.get("topics") or []
+        spec = by_topic.get(topics[0]) if topics else None
+        if spec is None or log.get("removed"):
+            continue
+        name, topic_count, words, decoder = spec
+        data = log.get("data") or "0x"
+        if len(topics) != topic_count or len(data) < 2 + 64 * words:
+            raise DecodeError(
+                f"{name} log at tx {log.get('transactionHash')} index {log.get('logIndex')} "
+                "does not match the event's layout"
+            )
+        stamp = log.get("blockTimestamp")
+        block_time = int(stamp, 16) if stamp else block_times[int(log["blockNumber"], 16)]
+        decoded[name].append(decoder(log, _meta(log, block_time)))
+    return decoded
+
+
+def blocks_without_timestamp(logs: Iterable[dict]) -> set[int]:
+    return {int(log["blockNumber"], 16) for log in logs if not log.get("blockTimestamp")}

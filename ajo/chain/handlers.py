@@ -1,0 +1,85 @@
+"""Registry of batch handlers: the chain layer knows logs, the apps know what events mean.
+
+Apps register in their AppConfig.ready() (groups/handlers.py, contributions/handlers.py).
+Handlers run in `order` within one transaction per batch: the contract emits GroupCreated
+before MemberJoined before GroupStarted before contributions and payouts, and applying one
+event type at a time in that order gives the same state as applying the logs one by one
+(every total is a sum, every state flag is set once).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ajo.events import Event
+
+BatchHandler = Callable[..., int]
+
+
+@dataclass
+class RevertContext:
+    """What a revert touched, so later hooks can rebuild derived state once."""
+
+    block_number: int
+    group_ids: set[int] = field(default_factory=set)
+    user_ids: set[int] = field(default_factory=set)
+    token_ids: set[int] = field(default_factory=set)
+
+
+_handlers: dict[str, tuple[int, BatchHandler]] = {}
+_revert_hooks: list[tuple[int, Callable[[RevertContext], None]]] = []
+_after_window_hooks: list[Callable] = []
+
+
+def handles(event_name: str, *, order: int):
+    """Register `fn(*, events: list[Event]) -> int` for one event type."""
+
+    def register(fn: BatchHandler) -> BatchHandler:
+        _handlers[event_name] = (order, fn)
+        return fn
+
+    return register
+
+
+def on_revert(*, order: int):
+    """Register `fn(context)` to undo what blocks above context.block_number wrote."""
+
+    def register(fn):
+        if all(existing is not fn for _, existing in _revert_hooks):
+            _revert_hooks.append((order, fn))
+            _revert_hooks.sort(key=lambda item: item[0])
+        return fn
+
+    return register
+
+
+def on_after_window(fn):
+    """Register `fn(client, contract)`, run after each committed window (outside its
+    transaction): chain reads a window's rows call for, such as a new token's metadata."""
+    if fn not in _after_window_hooks:
+        _after_window_hooks.append(fn)
+    return fn
+
+
+def after_window(client, contract: str) -> None:
+    for hook in _after_window_hooks:
+        hook(client, contract)
+
+
+def apply_events(decoded: dict[str, list[Event]]) -> dict[str, int]:
+    """Run every handler on its events, in order; returns {event name: rows applied}."""
+    applied = {}
+    for name, (_, handler) in sorted(_handlers.items(), key=lambda item: item[1][0]):
+        events = decoded.get(name) or []
+        applied[name] = handler(events=events) if events else 0
+    return applied
+
+
+def revert_above(block_number: int) -> RevertContext:
+    context = RevertContext(block_number=block_number)
+    for _, hook in _revert_hooks:
+        hook(context)
+    return context
+
+
+def registered_events() -> list[str]:
+    return [name for name, _ in sorted(_handlers.items(), key=lambda item: item[1][0])]

@@ -1,0 +1,515 @@
+"""The sync loop: brings the database to the chain's state at head minus confirmations.
+
+    checkpoint ──► getLogs window [a, b] (prefetched in a thread) ──► decode ──► handlers
+                                                                      │
+             one transaction: rows + block hashes + checkpoint ◄──────┘
+
+Exactness rests on four rules:
+- a window's rows and the checkpoint move in one database transaction, so a crash at any
+  moment leaves either the whole window or none of it;
+- the handlers are idempotent, so a window applied twice changes nothing;
+- every window carries the hash its parent block had when the window was fetched; if that
+  no longer matches the stored checkpoint hash, the chain reorganised: sync walks back
+  through stored block hashes to the common ancestor, reverts everything above it and
+  re-indexes;
+- only one process writes (ajo.chain.writelock).
+"""
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from ajo.addresses import InvalidAddress, normalize_address, to_checksum
+from ajo.chain import handlers
+from ajo.chain.decode import blocks_without_timestamp, decode_logs
+from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
+from ajo.chain.writelock import LockBusy, WriterLock
+from ajo.db import from_unix
+from ajo.models import BlockRecord, SyncState
+
+logger = logging.getLogger("ajo.sync")
+
+# Provider answers that mean "ask for fewer blocks", across the common node implementations.
+_LIMIT_ERROR = re.compile(
+    r"too many|limit|range|exceed|too large|response size|max results|more than|"
+    r"query timeout|block range|try with this block range",
+    re.IGNORECASE,
+)
+_LIMIT_CODES = {-32005, -32602, -32614}
+_GROW_AFTER = 3  # successful windows before the window doubles again
+
+
+class SyncError(Exception):
+    """A reason to stop, phrased for the operator in one line."""
+
+
+@dataclass
+class Window:
+    first: int
+    last: int
+    last_hash: str
+    last_time: int
+    parent_hash: str | None
+    logs: list[dict]
+    block_times: dict[int, int]
+
+
+@dataclass
+class SyncSummary:
+    from_block: int | None = None
+    to_block: int | None = None
+    events: int = 0
+    seconds: float = 0.0
+    windows: int = 0
+    reorgs: int = 0
+    applied: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "from_block": self.from_block,
+            "to_block": self.to_block,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "windows": self.windows,
+            "reorgs": self.reorgs,
+        }
+
+
+ProgressCallback = Callable[[int, int, int, int], None]  # (first, current, target, events)
+
+
+def contract_address() -> str:
+    raw = settings.AJO_CONTRACT_ADDRESS
+    if not raw:
+        raise SyncError(
+            "AJO_CONTRACT_ADDRESS is not set: set it to the AjoSavings deployment "
+            "(deploy_contracts --write-env .env does it for a local chain)"
+        )
+    try:
+        return normalize_address(raw)
+    except InvalidAddress as exc:
+        raise SyncError(f"AJO_CONTRACT_ADDRESS is invalid: {exc}") from None
+
+
+def connect(client: RpcClient | None = None) -> tuple[RpcClient, int, str]:
+    """Check the target: reachable node, contract code at the address. Returns (client, chain id,
+    contract)."""
+    contract = contract_address()
+    client = client or RpcClient(settings.CHAIN_RPC_URL)
+    try:
+        chain_id = client.chain_id()
+        code = client.get_code(contract)
+    except RpcUnavailable as exc:
+        raise SyncError(f"cannot reach the chain: {exc}") from None
+    except RpcError as exc:
+        raise SyncError(f"the node at {endpoint_label(client.url)} refused: {exc}") from None
+    if not code or code in ("0x", "0x0"):
+        raise SyncError(
+            f"no contract code at {to_checksum(contract)} on chain {chain_id} "
+            f"({endpoint_label(client.url)}): check AJO_CONTRACT_ADDRESS and CHAIN_RPC_URL"
+        )
+    return client, chain_id, contract
+
+
+def ensure_state(*, chain_id: int, contract: str, start_block: int) -> SyncState:
+    """The database belongs to one (chain id, contract): refuse any other."""
+    state = SyncState.objects.filter(pk=1).first()
+    if state is None:
+        state, _ = SyncState.objects.get_or_create(
+            pk=1,
+            defaults={
+                "chain_id": chain_id,
+                "contract_address": contract,
+                "start_block": start_block,
+            },
+        )
+    if state.chain_id != chain_id or state.contract_address != contract:
+        raise SyncError(
+            f"this database indexes chain {state.chain_id} contract "
+            f"{to_checksum(state.contract_address)}, not chain {chain_id} contract "
+            f"{to_checksum(contract)}: point DATABASE_URL at another database"
+        )
+    return state
+
+
+class Syncer:
+    def __init__(
+        self,
+        *,
+        client: RpcClient,
+        chain_id: int,
+        contract: str,
+        batch_blocks: int,
+        confirmations: int,
+        progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+        on_window: Callable[["Syncer"], None] | None = None,
+    ):
+        self.client = client
+        self.chain_id = chain_id
+        self.contract = contract
+        self.window_size = max(1, batch_blocks)
+        self.max_window = max(batch_blocks * 16, 1)
+        self.confirmations = confirmations
+        self.progress = progress
+        self.stop = stop or threading.Event()
+        self.on_window = on_window
+        self.summary = SyncSummary()
+        self._successes = 0
+
+    # -- chain reads -----------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self.client.block_number()
+
+    def headers(self, numbers: list[int], *, allow_missing: bool = False) -> dict[int, dict]:
+        """Block headers (no transactions) in batched requests."""
+        found: dict[int, dict] = {}
+        for start in range(0, len(numbers), 500):
+            part = numbers[start : start + 500]
+            blocks = self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            for number, block in zip(part, blocks, strict=True):
+                if block is None:
+                    if allow_missing:
+                        continue
+                    raise SyncError(f"block {number} is not on the chain (the chain moved back?)")
+                found[number] = block
+        return found
+
+    def get_logs(self, first: int, last: int) -> list[dict]:
+        return self.client.call(
+            "eth_getLogs",
+            [{"address": self.contract, "fromBlock": hex(first), "toBlock": hex(last)}],
+        )
+
+    def fetch_window(self, first: int, target: int) -> Window:
+        """Logs of [first, first + window) with the hashes needed to detect a reorg.
+
+        The headers are read before the logs: if the chain reorganises in between, the stored
+        hash is the old one and the next window's parent check catches it.
+        """
+        while True:
+            last = min(first + self.window_size - 1, target)
+            wanted = [last] if first == 0 else [first - 1, last]
+            headers = self.headers(wanted)
+            try:
+                logs = self.get_logs(first, last)
+            except RpcError as exc:
+                if (exc.code in _LIMIT_CODES or _LIMIT_ERROR.search(exc.message)) and last > first:
+                    self.window_size = max(1, (last - first + 1) // 2)
+                    self._successes = 0
+                    logger.info(
+                        "getLogs limit (%s): window now %d blocks", exc.message, self.window_size
+                    )
+                    continue
+                raise
+            break
+        self._successes += 1
+        if self._successes >= _GROW_AFTER and self.window_size < self.max_window:
+            self.window_size = min(self.window_size * 2, self.max_window)
+            self._successes = 0
+        missing = sorted(blocks_without_timestamp(logs) - headers.keys())
+        block_times = {n: int(h["timestamp"], 16) for n, h in headers.items()}
+        if missing:
+            block_times.update(
+                (n, int(h["timestamp"], 16)) for n, h in self.headers(missing).items()
+            )
+        tip = headers[last]
+        return Window(
+            first=first,
+            last=last,
+            last_hash=tip["hash"],
+            last_time=int(tip["timestamp"], 16),
+            parent_hash=headers[first - 1]["hash"] if first > 0 else None,
+            logs=logs,
+            block_times=block_times,
+        )
+
+    def prefetch(self, first: int, target: int) -> Iterator[Window]:
+        """Windows from `first` to `target`, fetched one ahead in a thread so that the next
+        window's RPC round trips overlap the current window's database writes."""
+        slots: queue.Queue = queue.Queue(maxsize=2)
+        cancel = threading.Event()
+
+        def produce():
+            cursor = first
+            try:
+                while cursor <= target and not cancel.is_set():
+                    window = self.fetch_window(cursor, target)
+                    slots.put(window)
+                    cursor = window.last + 1
+                slots.put(None)
+            except BaseException as exc:  # handed to the consumer, raised there
+                slots.put(exc)
+
+        worker = threading.Thread(target=produce, name="ajo-sync-fetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = slots.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            cancel.set()
+            while worker.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    slots.get_nowait()
+                except queue.Empty:
+                    worker.join(0.05)
+
+    # -- database writes ---------------------------------------------------------------------
+
+    def write_window(self, window: Window) -> int | None:
+        """Apply one window atomically. Returns its event count, or None on a reorg."""
+        decoded = decode_logs(window.logs, window.block_times)
+        with transaction.atomic():
+            state = SyncState.objects.select_for_update().get(pk=1)
+            if window.parent_hash is not None and state.last_block is not None:
+                if state.last_block != window.first - 1:
+                    raise SyncError(
+                        f"checkpoint moved to {state.last_block} while this run expected "
+                        f"{window.first - 1}: is another writer running?"
+                    )
+                if state.last_block_hash and window.parent_hash != state.last_block_hash:
+                    return None
+            if state.ahead_block is not None and state.ahead_block >= window.first:
+                # rows ingested through the API ahead of the sync: replaced by this window's
+                handlers.revert_above(window.first - 1)
+            applied = handlers.apply_events(decoded)
+            records = {int(log["blockNumber"], 16): log["blockHash"] for log in window.logs}
+            records[window.last] = window.last_hash
+            BlockRecord.objects.bulk_create(
+                [
+                    BlockRecord(number=n, hash=h, timestamp=from_unix(window.block_times[n]))
+                    for n, h in records.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["number"],
+                update_fields=["hash", "timestamp"],
+                batch_size=1000,
+            )
+            events = sum(len(items) for items in decoded.values())
+            state.last_block = window.last
+            state.last_block_hash = window.last_hash
+            state.last_block_time = from_unix(window.last_time)
+            state.total_events += events
+            if state.ahead_block is not None and state.ahead_block <= window.last:
+                state.ahead_block = None
+            state.save()
+        for name, count in applied.items():
+            self.summary.applied[name] = self.summary.applied.get(name, 0) + count
+        return events
+
+    def find_ancestor(self, state: SyncState) -> tuple[int, str]:
+        """Highest stored block whose hash the chain still has."""
+        candidates = BlockRecord.objects.filter(number__lte=state.last_block).order_by("-number")
+        offset = 0
+        while True:
+            chunk = list(candidates[offset : offset + 64].values_list("number", "hash"))
+            if not chunk:
+                return state.start_block - 1, ""
+            chain = self.headers([number for number, _ in chunk], allow_missing=True)
+            for number, stored_hash in chunk:
+                if number in chain and chain[number]["hash"] == stored_hash:
+                    return number, stored_hash
+            offset += 64
+
+    def handle_reorg(self) -> None:
+        state = SyncState.objects.get(pk=1)
+        ancestor, ancestor_hash = self.find_ancestor(state)
+        depth = state.last_block - ancestor
+        logger.warning(
+            "reorg: block %s changed; reverting %d blocks to common ancestor %s",
+            state.last_block,
+            depth,
+            ancestor,
+        )
+        with transaction.atomic():
+            state = SyncState.objects.select_for_update().get(pk=1)
+            handlers.revert_above(ancestor)
+            BlockRecord.objects.filter(number__gt=ancestor).delete()
+            state.last_block = ancestor if ancestor >= state.start_block else None
+            state.last_block_hash = ancestor_hash
+            record = BlockRecord.objects.filter(number=ancestor).first()
+            state.last_block_time = record.timestamp if record else None
+            state.reorg_count += 1
+            state.last_reorg_at = timezone.now()
+            state.last_reorg_depth = depth
+            state.save()
+        self.summary.reorgs += 1
+
+    def checkpoint_is_canonical(self, state: SyncState) -> bool:
+        if state.last_block is None or not state.last_block_hash:
+            return True
+        header = self.headers([state.last_block], allow_missing=True).get(state.last_block)
+        return header is not None and header["hash"] == state.last_block_hash
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def catch_up(self, to_block: int | None) -> None:
+        """Index from the checkpoint to head - confirmations (or to_block), once."""
+        head = self.head()
+        target = head - self.confirmations
+        if to_block is not None:
+            target = min(target, to_block)
+        state = SyncState.objects.get(pk=1)
+        SyncState.objects.filter(pk=1).update(head_block=head, head_seen_at=timezone.now())
+        if not self.checkpoint_is_canonical(state):
+            self.handle_reorg()
+            state = SyncState.objects.get(pk=1)
+        first = state.start_block if state.last_block is None else state.last_block + 1
+        if self.summary.from_block is None:
+            self.summary.from_block = first
+        if first > target:
+            self.summary.to_block = state.last_block
+            return
+        for window in self.prefetch(first, target):
+            events = self.write_window(window)
+            if events is None:
+                self.handle_reorg()
+                return self.catch_up(to_block)
+            self.summary.events += events
+            self.summary.windows += 1
+            self.summary.to_block = window.last
+            if self.progress:
+                self.progress(first, window.last, target, self.summary.events)
+            handlers.after_window(self.client, self.contract)
+            if self.on_window:
+                self.on_window(self)
+            if self.stop.is_set():
+                return None
+        return None
+
+
+def run(
+    *,
+    from_block: int | None = None,
+    to_block: int | None = None,
+    follow: bool = False,
+    poll_interval: float = 2.0,
+    batch_blocks: int | None = None,
+    confirmations: int | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    client: RpcClient | None = None,
+    on_standby: Callable[[], None] | None = None,
+    on_window: Callable[[Syncer], None] | None = None,
+    reindex_first: bool = False,
+) -> SyncSummary:
+    """Index the contract's events. Raises SyncError with a one-line reason on failure."""
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    client, chain_id, contract = connect(client)
+    lock = WriterLock()
+    try:
+        while not lock.try_acquire():
+            if not follow:
+                raise SyncError(
+                    "another sync_chain is already writing to this database; "
+                    "this one would only duplicate its work"
+                )
+            if on_standby:
+                on_standby()
+            if stop.wait(poll_interval):
+                return SyncSummary(seconds=time.monotonic() - started)
+        syncer = Syncer(
+            client=client,
+            chain_id=chain_id,
+            contract=contract,
+            batch_blocks=batch_blocks or settings.SYNC_BATCH_BLOCKS,
+            confirmations=settings.SYNC_CONFIRMATIONS if confirmations is None else confirmations,
+            progress=progress,
+            stop=stop,
+            on_window=on_window,
+        )
+        state = ensure_state(
+            chain_id=chain_id,
+            contract=contract,
+            start_block=settings.AJO_START_BLOCK if from_block is None else from_block,
+        )
+        if reindex_first:
+            reindex()
+        if from_block is not None:
+            rewind_to(state=state, from_block=from_block)
+        SyncState.objects.filter(pk=1).update(last_run_started_at=timezone.now(), last_error="")
+        try:
+            while True:
+                syncer.catch_up(to_block)
+                if not follow or stop.is_set():
+                    break
+                if stop.wait(poll_interval):
+                    break
+                close_old_connections()
+        except (RpcUnavailable, RpcError) as exc:
+            SyncState.objects.filter(pk=1).update(last_error=str(exc)[:1000])
+            raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
+        summary = syncer.summary
+        summary.seconds = time.monotonic() - started
+        SyncState.objects.filter(pk=1).update(
+            last_run_finished_at=timezone.now(), last_run_events=summary.events
+        )
+        return summary
+    except LockBusy as exc:
+        raise SyncError(str(exc)) from None
+    finally:
+        lock.release()
+
+
+def _checkpoint() -> int | None:
+    state = SyncState.objects.filter(pk=1).first()
+    return state.last_block if state else None
+
+
+def rewind_to(*, state: SyncState, from_block: int) -> None:
+    """--from-block: start there. Re-indexes from there when the database is already past it;
+    refuses to leave a gap after the checkpoint."""
+    if state.last_block is None:
+        SyncState.objects.filter(pk=1).update(start_block=from_block)
+        return
+    if from_block > state.last_block + 1:
+        raise SyncError(
+            f"--from-block {from_block} would skip blocks {state.last_block + 1}..{from_block - 1} "
+            f"(the database is indexed up to block {state.last_block})"
+        )
+    if from_block < state.start_block:
+        raise SyncError(
+            f"--from-block {from_block} is before this database's start block "
+            f"{state.start_block}: use sync_chain --reindex to rebuild from an earlier block"
+        )
+    with transaction.atomic():
+        SyncState.objects.select_for_update().get(pk=1)
+        handlers.revert_above(from_block - 1)
+        BlockRecord.objects.filter(number__gte=from_block).delete()
+        record = BlockRecord.objects.filter(number__lt=from_block).order_by("-number").first()
+        # without a stored hash for the block before, the parent check starts at the next window
+        SyncState.objects.filter(pk=1).update(
+            last_block=from_block - 1 if from_block > state.start_block else None,
+            last_block_hash=record.hash if record and record.number == from_block - 1 else "",
+        )
+
+
+def reindex() -> None:
+    """Forget every chain-derived row and the checkpoint; keep the (chain id, contract) guard."""
+    with transaction.atomic():
+        state = SyncState.objects.select_for_update().filter(pk=1).first()
+        if state is None:
+            return
+        handlers.revert_above(-1)
+        BlockRecord.objects.all().delete()
+        state.last_block = None
+        state.last_block_hash = ""
+        state.last_block_time = None
+        state.total_events = 0
+        state.ahead_block = None
+        state.save()

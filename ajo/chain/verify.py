@@ -1,0 +1,115 @@
+"""Compare the database with the contract's view functions, as of the indexed block.
+
+Used by `manage.py verify_chain`, the admin's "verify against chain" action and the tests:
+every difference comes back as one line a person can act on.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from ajo.addresses import to_checksum
+from ajo.chain.reader import ContractReader, GroupView
+from ajo.chain.rpc import RpcClient
+from ajo.models import SyncState
+from groups.models import Group, Membership
+
+
+def _reader(client: RpcClient | None) -> tuple[ContractReader, SyncState | None]:
+    from ajo.chain.sync import contract_address
+
+    client = client or RpcClient(settings.CHAIN_RPC_URL)
+    state = SyncState.objects.filter(pk=1).first()
+    # Compare against the chain as of the indexed block: later blocks are not expected yet.
+    block = state.last_block if state and state.last_block is not None else "latest"
+    return ContractReader(client, contract_address(), block=block), state
+
+
+def _expected(view: GroupView) -> dict:
+    return {
+        "name": view.name,
+        "token": view.token.lower(),
+        "creator": view.creator.lower(),
+        "contribution amount": view.contribution_amount,
+        "frequency": view.frequency,
+        "max members": view.max_members,
+        "member count": view.member_count,
+        "current round": view.current_round,
+        "start time": view.start_time,
+        "status": view.status,
+    }
+
+
+def _actual(group: Group) -> dict:
+    return {
+        "name": group.name,
+        "token": group.token.address,
+        "creator": group.creator.address,
+        "contribution amount": group.contribution_amount,
+        "frequency": group.frequency,
+        "max members": group.max_members,
+        "member count": group.member_count,
+        "current round": group.current_round,
+        "start time": int(group.start_time.timestamp()) if group.start_time else 0,
+        "status": group.status,
+    }
+
+
+def verify_groups(
+    *, group_ids: Iterable[int] | None = None, client: RpcClient | None = None
+) -> list[str]:
+    """Differences between the database and the chain for these groups (all when None)."""
+    reader, _state = _reader(client)
+    groups = Group.objects.filter(source=Group.Source.EVENTS).select_related("token", "creator")
+    if group_ids is not None:
+        group_ids = sorted(set(group_ids))
+        groups = groups.filter(id__in=group_ids)
+    stored = {group.id: group for group in groups}
+    differences: list[str] = []
+
+    if group_ids is None:
+        on_chain = reader.group_count()
+        ids_to_check = list(range(1, on_chain + 1))
+        extra = sorted(set(stored) - set(ids_to_check))
+        differences.extend(f"group {gid}: in the database but not on chain" for gid in extra)
+    else:
+        ids_to_check = group_ids
+
+    views = reader.get_groups(ids_to_check)
+    members = reader.get_members_many(list(views))
+    rows: dict[int, list[str]] = {}
+    for group_id, address in (
+        Membership.objects.filter(group_id__in=list(views))
+        .order_by("group_id", "position")
+        .values_list("group_id", "user__address")
+    ):
+        rows.setdefault(group_id, []).append(address)
+
+    for group_id in ids_to_check:
+        view = views.get(group_id)
+        group = stored.get(group_id)
+        if view is None and group is None:
+            differences.append(f"group {group_id}: not on chain")
+            continue
+        if view is None:
+            differences.append(f"group {group_id}: in the database but not on chain")
+            continue
+        if group is None:
+            differences.append(f"group {group_id}: on chain but missing from the database")
+            continue
+        expected, actual = _expected(view), _actual(group)
+        for key, value in expected.items():
+            if actual[key] != value:
+                differences.append(
+                    f"group {group_id}: {key} is {actual[key]!r} in the database, "
+                    f"{value!r} on chain"
+                )
+        chain_members = members.get(group_id, [])
+        db_members = rows.get(group_id, [])
+        if chain_members != db_members:
+            differences.append(
+                f"group {group_id}: members differ: database "
+                f"{[to_checksum(a) for a in db_members]}, chain "
+                f"{[to_checksum(a) for a in chain_members]}"
+            )
+    return differences
