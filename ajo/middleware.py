@@ -1,10 +1,13 @@
-"""Request ids: every request gets one, sees it in X-Request-ID, and every log line carries it."""
+"""Request ids (X-Request-ID, on every log line) and the per-path Content-Security-Policy."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from csp.middleware import PolicyParts
+from django.conf import settings
 from django.core.signals import request_finished
 
 from ajo.logging import request_id_var
@@ -44,3 +47,20 @@ def _clear_request_id(**kwargs) -> None:
 
 
 request_finished.connect(_clear_request_id, dispatch_uid="ajo.middleware.clear_request_id")
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp's middleware, plus the extra sources CSP_PATH_UPDATES grants by path prefix.
+
+    The admin and the Swagger UI are third-party pages that cannot be given nonces; each gets
+    only what it needs while the rest of the site keeps the strict policy.
+    """
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if parts.update is None:
+            for prefix, update in getattr(settings, "CSP_PATH_UPDATES", {}).items():
+                if request.path_info.startswith(prefix):
+                    parts.update = update
+                    break
+        return parts

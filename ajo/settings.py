@@ -51,7 +51,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later middleware and every log line of the request sees the request id.
+    "ajo.middleware.RequestIdMiddleware",
+    "ajo.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ajo.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,6 +143,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Cache (chain reads, throttling) ------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://ajo")}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # Redis down must not fail requests: reads fall back to the database (a cache miss) and the
+    # error is logged (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS below). Short timeouts keep a hung
+    # Redis from holding workers.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    )
 
 # --- Chain ---------------------------------------------------------------------------------
 CHAIN_RPC_URL = env.str("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
@@ -170,17 +181,57 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # --- Logging ---------------------------------------------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# One handler, text or JSON (ajo/logging.py), every line tagged with the request id.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "ajo.logging.RequestIdFilter"}},
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"()": "ajo.logging.TextFormatter"},
+        "json": {"()": "ajo.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "text"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT.lower() == "json" else "text",
+            "filters": ["request_id"],
+        },
     },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
     },
+}
+
+# --- Production (metrics, CSP, logging) ----------------------------------------------------
+# /metrics: the client address is REMOTE_ADDR unless a proxy in front is trusted to append
+# X-Forwarded-For. METRICS_ALLOWED_IPS also takes networks (e.g. 172.16.0.0/12 for compose).
+METRICS_TRUST_X_FORWARDED_FOR = env.bool("METRICS_TRUST_X_FORWARDED_FOR", default=False)
+# The sync worker's metrics server (sync_chain --metrics-port).
+SYNC_METRICS_HOST = env.str("SYNC_METRICS_HOST", default="0.0.0.0")  # noqa: S104
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "ajo.cache"
+
+# Content-Security-Policy (django-csp). Strict for everything; the admin and the API docs get
+# only what their bundled scripts need (ajo.middleware.CSPMiddleware adds CSP_PATH_UPDATES).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+CSP_PATH_UPDATES = {
+    # django-unfold: Alpine.js evaluates its x-* attributes with Function(); theme colours and
+    # widths are inline styles.
+    "/" + ADMIN_URL: {"script-src": ["'unsafe-eval'"], "style-src": ["'unsafe-inline'"]},
+    # Swagger UI (drf-spectacular-sidecar, served from /static/): inline styles only.
+    "/api/docs/": {"style-src": ["'unsafe-inline'"]},
 }

@@ -1,0 +1,157 @@
+"""Prometheus metrics for the web process: requests by route and status, latency, cache hits.
+
+Under gunicorn (gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR) every worker writes its values
+to files and /metrics adds them up, so one scrape covers all workers. Without that variable
+(runserver, tests) the process's default registry is served.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "ajo_http_requests",
+    "HTTP responses by route name, method and status code.",
+    ["view", "method", "status"],
+)
+LATENCY = Histogram(
+    "ajo_http_request_duration_seconds",
+    "Time from the request entering Django to the response leaving it, by route name.",
+    ["view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+# Label values stay a small fixed set whatever clients send.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def view_label(request: HttpRequest) -> str:
+    """The URL pattern's name (e.g. `api:group-detail`), never the raw path."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.view_name or match._func_path
+    if request.path_info.startswith("/" + settings.STATIC_URL.lstrip("/")):
+        return "static"
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts and times every response. Sits right after RequestIdMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        view = view_label(request)
+        method = request.method if request.method in _METHODS else "other"
+        REQUESTS.labels(view=view, method=method, status=str(response.status_code)).inc()
+        LATENCY.labels(view=view).observe(time.perf_counter() - started)
+        return response
+
+
+class CacheStatsCollector(Collector):
+    """Chain-read cache hits and misses, read at scrape time.
+
+    The counts live in the shared Django cache (ajo.selectors.cache_stats), so they already
+    cover every worker and every web replica; reading them per scrape avoids double counting.
+    """
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        try:
+            from ajo.selectors import cache_stats
+
+            stats = cache_stats()
+        except Exception:  # a scrape must not fail because the cache is down
+            logger.warning("cache stats unavailable for /metrics", exc_info=True)
+            return
+        hits, misses = int(stats.get("hits", 0)), int(stats.get("misses", 0))
+        yield CounterMetricFamily(
+            "ajo_cache_hits", "Chain reads answered from the database/cache.", value=hits
+        )
+        yield CounterMetricFamily(
+            "ajo_cache_misses", "Chain reads that had to call the chain.", value=misses
+        )
+        total = hits + misses
+        yield GaugeMetricFamily(
+            "ajo_cache_hit_ratio",
+            "hits / (hits + misses) since the counts were last reset; 0 before any read.",
+            value=hits / total if total else 0.0,
+        )
+
+
+def scrape() -> bytes:
+    """The Prometheus text exposition for this web deployment."""
+    extra = CollectorRegistry(auto_describe=True)
+    extra.register(CacheStatsCollector())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry) + generate_latest(extra)
+    return generate_latest(REGISTRY) + generate_latest(extra)
+
+
+def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            logger.warning("METRICS_ALLOWED_IPS: ignoring %r (not an IP address or network)", entry)
+    return networks
+
+
+def client_address(request: HttpRequest) -> str:
+    """REMOTE_ADDR, or the address the nearest proxy saw when METRICS_TRUST_X_FORWARDED_FOR.
+
+    The right-most X-Forwarded-For entry is the one our own proxy appended; entries to its left
+    come from the client and can be forged.
+    """
+    if getattr(settings, "METRICS_TRUST_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def address_allowed(address: str, allowed: Iterable[str]) -> bool:
+    """Whether `address` is one of `allowed` (IP addresses or CIDR networks)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in _networks(allowed))
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    address = client_address(request)
+    if not address_allowed(address, settings.METRICS_ALLOWED_IPS):
+        return HttpResponseForbidden(
+            f"/metrics is not open to {address or 'this client'} (see METRICS_ALLOWED_IPS)\n",
+            content_type="text/plain",
+        )
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
