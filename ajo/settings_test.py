@@ -1,7 +1,15 @@
-"""pytest's settings: the real settings plus a test-only SECRET_KEY default (nothing else)."""
+"""pytest's settings: the real settings plus test-only defaults (nothing else changes)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
 
 from ajo.settings import *  # noqa: F403
+from ajo.settings import DATABASES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: tests run sync_chain in subprocesses against the test database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"ajo-test-{os.getpid()}.sqlite3")
+    }

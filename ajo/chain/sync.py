@@ -218,6 +218,9 @@ class Syncer:
             self._successes = 0
         missing = sorted(blocks_without_timestamp(logs) - headers.keys())
         block_times = {n: int(h["timestamp"], 16) for n, h in headers.items()}
+        for log in logs:
+            if log.get("blockTimestamp"):
+                block_times[int(log["blockNumber"], 16)] = int(log["blockTimestamp"], 16)
         if missing:
             block_times.update(
                 (n, int(h["timestamp"], 16)) for n, h in self.headers(missing).items()
