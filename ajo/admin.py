@@ -1,12 +1,44 @@
-"""Admin for the sync bookkeeping (read-only)."""
+"""The admin base every table shares (read-only, exact search, no big COUNT, CSV export), and
+the admin for the sync bookkeeping and access control."""
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.models import Group as Role
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import RangeNumericListFilter
 
+from ajo.admin_display import (
+    EstimatedCountPaginator,
+    ExactSearchMixin,
+    address_html,
+    columns_from,
+    csv_rows,
+    tx_html,
+)
+from ajo.fields import parse_uint256
 from ajo.models import BlockRecord, SyncState
 
+EXPORT_PERMISSION = "groups.export_data"
+CHAIN_ACTIONS_PERMISSION = "groups.run_chain_actions"
 
-class ReadOnlyAdmin(ModelAdmin):
+
+class BrowserAdmin(ExactSearchMixin, ModelAdmin):
+    """Read-only table browser: the chain is the source of truth, nobody edits rows by hand."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+    list_filter_submit = True
+    list_before_template = "admin/ajo/list_before.html"
+    # (label or path) for the CSV; "@path" marks an address, written checksummed.
+    export_columns: list = []
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -16,23 +48,131 @@ class ReadOnlyAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_export_permission(self, request) -> bool:
+        return self.has_view_permission(request) and request.user.has_perm(EXPORT_PERMISSION)
+
+    def get_urls(self):
+        meta = self.model._meta
+        return [
+            path(
+                "export.csv",
+                self.admin_site.admin_view(self.export_csv_view),
+                name=f"{meta.app_label}_{meta.model_name}_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = extra_context or {}
+        if self.export_columns and self.has_export_permission(request):
+            meta = self.model._meta
+            url = reverse(f"admin:{meta.app_label}_{meta.model_name}_export")
+            query = request.GET.urlencode()
+            extra_context["export_url"] = f"{url}?{query}" if query else url
+        return super().changelist_view(request, extra_context)
+
+    def export_csv_view(self, request):
+        """The whole filtered list (what the changelist shows, every page), streamed."""
+        if not self.export_columns or not self.has_export_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest(
+                "The export link has a filter this list does not know; "
+                "open the list, set the filters again and export from there.",
+                content_type="text/plain",
+            )
+        meta = self.model._meta
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(
+            csv_rows(changelist.queryset, columns_from(self.export_columns)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{meta.app_label}-{meta.model_name}-{stamp}.csv"'
+        )
+        return response
+
+
+def uint256_range_filter(field: str, label: str):
+    """A from/to filter on a uint256 column: exact integers (raw units) on both databases."""
+
+    class Uint256RangeFilter(RangeNumericListFilter):
+        parameter_name = field
+        title = label
+
+        def queryset(self, request, queryset):
+            filters = {}
+            for suffix, lookup in (("_from", "gte"), ("_to", "lte")):
+                raw = self.used_parameters.get(f"{field}{suffix}")
+                if raw in (None, ""):
+                    continue
+                try:
+                    value = parse_uint256(str(raw).replace(",", "").replace("_", ""))
+                except ValueError as exc:
+                    raise IncorrectLookupParameters(str(exc)) from exc
+                filters[f"{field}__{lookup}"] = value
+            return queryset.filter(**filters)
+
+    return Uint256RangeFilter
+
 
 @admin.register(SyncState)
-class SyncStateAdmin(ReadOnlyAdmin):
+class SyncStateAdmin(BrowserAdmin):
     list_display = [
         "chain_id",
-        "contract_address",
+        "contract",
         "last_block",
         "head_block",
         "lag_blocks",
+        "head_seen_at",
         "total_events",
         "reorg_count",
         "last_run_finished_at",
     ]
+    readonly_fields = ["contract"]
+    export_columns = ["chain_id", "@contract_address", "last_block", "head_block"]
+
+    @admin.display(description="contract", ordering="contract_address")
+    def contract(self, obj):
+        return address_html(obj.contract_address)
 
 
 @admin.register(BlockRecord)
-class BlockRecordAdmin(ReadOnlyAdmin):
-    list_display = ["number", "hash", "timestamp"]
-    search_fields = ["=number", "=hash"]
-    show_full_result_count = False
+class BlockRecordAdmin(BrowserAdmin):
+    list_display = ["number", "block_hash", "timestamp"]
+    search_fields = ["number"]
+    search_map = {"number": ["number"], "tx": ["hash"]}
+    search_help_text = "Block number or block hash"
+    export_columns = ["number", "hash", "timestamp"]
+
+    @admin.display(description="hash")
+    def block_hash(self, obj):
+        return tx_html(obj.hash)
+
+
+# Access: the roles (Django auth groups) and what they hold, under "Access" in the sidebar.
+admin.site.unregister(Role)
+
+
+@admin.register(Role)
+class RoleAdmin(BaseGroupAdmin, ModelAdmin):
+    pass
+
+
+@admin.register(Permission)
+class PermissionAdmin(ModelAdmin):
+    list_display = ["name", "content_type", "codename"]
+    list_filter = ["content_type__app_label"]
+    search_fields = ["codename", "name"]
+    list_select_related = ["content_type"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,12 +1,27 @@
-"""How chain values look in the admin: checksummed addresses, explorer links, token units."""
+"""How chain values look in the admin, and the admin plumbing every table shares.
 
+Checksummed, copyable addresses; explorer links; amounts in token units beside the exact raw
+value; a paginator that never counts a big table; search that matches an address, tx hash or
+number exactly through an index; CSV export streamed row by row.
+"""
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from ajo.addresses import to_checksum
+from ajo.addresses import InvalidAddress, normalize_address, to_checksum
+
+# --- values --------------------------------------------------------------------------------
 
 
 def format_units(amount: int | None, decimals: int | None, symbol: str = "") -> str:
@@ -22,18 +37,53 @@ def format_units(amount: int | None, decimals: int | None, symbol: str = "") -> 
     return f"{text} {symbol}".strip()
 
 
+def amount_html(amount: int | None, token=None):
+    """Token units for reading, the exact integer underneath for checking."""
+    if amount is None:
+        return "-"
+    decimals = token.decimals if token is not None else None
+    symbol = token.symbol if token is not None else ""
+    return format_html(
+        '<span class="whitespace-nowrap">{}</span><br>'
+        '<span class="font-mono text-xs text-base-400" title="exact raw value">{}</span>',
+        format_units(amount, decimals, symbol),
+        str(amount),
+    )
+
+
+_COPY_JS = (
+    "navigator.clipboard&&navigator.clipboard.writeText(this.dataset.copy);"
+    "this.textContent='✓';setTimeout(()=>{this.textContent='⧉'},900);return false;"
+)
+
+
+def copy_button(value: str):
+    return format_html(
+        '<button type="button" class="ajo-copy ml-1 text-base-400 hover:text-primary-600" '
+        'title="Copy {}" data-copy="{}" onclick="{}">⧉</button>',
+        value,
+        value,
+        _COPY_JS,
+    )
+
+
 def address_html(address: str | None):
+    """Checksummed, with a copy button, linked to the explorer when EXPLORER_URL is set."""
     if not address:
         return "-"
     checksummed = to_checksum(address)
     if settings.EXPLORER_URL:
-        return format_html(
+        shown = format_html(
             '<a href="{}/address/{}" target="_blank" rel="noopener" class="font-mono">{}</a>',
             settings.EXPLORER_URL,
             checksummed,
             checksummed,
         )
-    return format_html('<span class="font-mono">{}</span>', checksummed)
+    else:
+        shown = format_html('<span class="font-mono">{}</span>', checksummed)
+    return format_html(
+        '<span class="whitespace-nowrap">{}{}</span>', shown, copy_button(checksummed)
+    )
 
 
 def tx_html(tx_hash: str | None):
@@ -41,20 +91,203 @@ def tx_html(tx_hash: str | None):
         return "-"
     short = f"{tx_hash[:10]}…{tx_hash[-8:]}"
     if settings.EXPLORER_URL:
-        return format_html(
+        shown = format_html(
             '<a href="{}/tx/{}" target="_blank" rel="noopener" class="font-mono" title="{}">{}</a>',
             settings.EXPLORER_URL,
             tx_hash,
             tx_hash,
             short,
         )
-    return format_html('<span class="font-mono" title="{}">{}</span>', tx_hash, short)
+    else:
+        shown = format_html('<span class="font-mono" title="{}">{}</span>', tx_hash, short)
+    return format_html('<span class="whitespace-nowrap">{}{}</span>', shown, copy_button(tx_hash))
+
+
+def admin_url(model, pk) -> str:
+    meta = model._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[pk])
+
+
+def changelist_url(model, **params) -> str:
+    meta = model._meta
+    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    if params:
+        url += "?" + "&".join(f"{key}={value}" for key, value in params.items())
+    return url
 
 
 def admin_link(obj, label: str | None = None):
-    """Link to the admin change page of obj."""
+    """Link to the admin page of obj."""
     if obj is None:
         return "-"
-    meta = obj._meta
-    url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+    return format_html('<a href="{}">{}</a>', admin_url(type(obj), obj.pk), label or str(obj))
+
+
+# --- counting without COUNT(*) over a big table ---------------------------------------------
+
+
+def estimate_count(queryset: QuerySet) -> int | None:
+    """The planner's row estimate on PostgreSQL (pg_class.reltuples when unfiltered)."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        if not queryset.query.where:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [queryset.model._meta.db_table],
+            )
+            row = cursor.fetchone()
+            if row and row[0] >= 0:
+                return int(row[0])
+        sql, params = queryset.order_by().query.sql_with_params()
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class EstimatedCountPaginator(Paginator):
+    """Exact count up to `exact_limit` rows (a LIMITed count), an estimate beyond it.
+
+    Prisma Studio and the stock admin run COUNT(*) on every page, which costs seconds on a
+    million rows. Pages in the far half are read in reverse order, so the last page costs what
+    the first does; beyond `exact_limit` page positions follow the estimate.
+    """
+
+    template_name = "admin/ajo/pagination.html"
+    exact_limit = 10_000
+
+    count_text = ""
+
+    @cached_property
+    def count(self) -> int:
+        bounded = self.object_list.order_by()[: self.exact_limit + 1].count()
+        if bounded <= self.exact_limit:
+            self.count_text = f"{bounded:,}"
+            return bounded
+        estimate = estimate_count(self.object_list)
+        if estimate is None:
+            self.count_text = f"more than {self.exact_limit:,}"
+            return bounded
+        estimate = max(estimate, bounded)
+        self.count_text = f"about {estimate:,}"
+        return estimate
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        ordered = self.object_list.ordered
+        if number == 1 or bottom < self.count // 2 or not ordered:
+            return self._get_page(self.object_list[bottom:top], number, self)
+        # Far half: count back from the end so the database skips few rows.
+        rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
+        rows.reverse()
+        return self._get_page(rows, number, self)
+
+
+# --- search ------------------------------------------------------------------------------------
+
+_TX = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_LOOSE_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def search_kind(term: str) -> tuple[str, object]:
+    """('address' | 'tx' | 'number' | 'text', value) for a search box term."""
+    term = term.strip()
+    if _TX.match(term):
+        return "tx", term.lower()
+    if _LOOSE_ADDRESS.match(term):
+        try:
+            return "address", normalize_address(term)
+        except InvalidAddress:
+            # A mistyped checksum cannot match a stored row; search the lowercase form anyway.
+            return "address", term.lower()
+    if term.isdigit() and len(term) < 19:
+        return "number", int(term)
+    return "text", term
+
+
+class ExactSearchMixin:
+    """One search box, but every term kind goes to an index: no LIKE scan over big tables.
+
+    `search_map` says which lookups each kind of term tries, e.g.
+    {"address": ["member__address"], "tx": ["tx_hash"], "number": ["group_id"]}.
+    """
+
+    search_map: dict[str, list[str]] = {}
+    search_help_text = "Address (any case), tx hash, or group id"
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        kind, value = search_kind(search_term)
+        lookups = self.search_map.get(kind, [])
+        if kind == "text" and not lookups:
+            lookups = self.search_map.get("text_fallback", [])
+        if not lookups:
+            return queryset.none(), False
+        condition = Q()
+        for lookup in lookups:
+            condition |= Q(**{lookup: value})
+        return queryset.filter(condition), False
+
+
+# --- CSV export --------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_rows(
+    queryset: QuerySet, columns: list[tuple[str, Callable]], chunk_size: int = 2000
+) -> Iterator[str]:
+    """Header, then one line per row, read with a server-side cursor in chunks."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow([name for name, _ in columns])
+    for obj in queryset.iterator(chunk_size=chunk_size):
+        yield writer.writerow([_csv_value(getter(obj)) for _, getter in columns])
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def checksum_or_blank(address: str | None) -> str:
+    return to_checksum(address) or ""
+
+
+def iter_paths(obj, path: str):
+    for part in path.split("__"):
+        if obj is None:
+            return None
+        obj = getattr(obj, part)
+    return obj
+
+
+def csv_column(path: str, transform: Callable | None = None) -> tuple[str, Callable]:
+    def getter(obj):
+        value = iter_paths(obj, path)
+        return transform(value) if transform else value
+
+    return path, getter
+
+
+def columns_from(spec: Iterable[str | tuple[str, Callable]]) -> list[tuple[str, Callable]]:
+    """'field' or 'a__b' (plain value), '@field' (an address, checksummed in the file)."""
+    columns = []
+    for item in spec:
+        if isinstance(item, tuple):
+            columns.append(item)
+        elif item.startswith("@"):
+            columns.append(csv_column(item[1:], checksum_or_blank))
+        else:
+            columns.append(csv_column(item))
+    return columns

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "ajo",
     "groups",
     "contributions",
@@ -64,6 +65,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out login never reaches the password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "ajo.urls"
@@ -202,6 +211,70 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Admin (unfold, axes) ------------------------------------------------------------------
+from django.urls import reverse_lazy  # noqa: E402
+
+
+def _can_view(permission: str):
+    return lambda request: request.user.has_perm(permission)
+
+
+def _nav_item(title: str, icon: str, app: str, model: str) -> dict:
+    return {
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(f"admin:{app}_{model}_changelist"),
+        "permission": _can_view(f"{app}.view_{model}"),
+    }
+
+
+UNFOLD = {
+    "SITE_TITLE": "ajo",
+    "SITE_HEADER": "ajo",
+    "SITE_SUBHEADER": "savings circles on chain",
+    "SITE_SYMBOL": "savings",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "ajo.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": "Chain data",
+                "items": [
+                    {"title": "Dashboard", "icon": "home", "link": reverse_lazy("admin:index")},
+                    _nav_item("Groups", "groups", "groups", "group"),
+                    _nav_item("Memberships", "badge", "groups", "membership"),
+                    _nav_item("Contributions", "payments", "contributions", "contribution"),
+                    _nav_item("Payouts", "savings", "contributions", "payout"),
+                    _nav_item("Tokens", "toll", "groups", "token"),
+                ],
+            },
+            {"title": "People", "items": [_nav_item("Users", "person", "groups", "user")]},
+            {
+                "title": "Sync",
+                "items": [
+                    _nav_item("Sync state", "sync", "ajo", "syncstate"),
+                    _nav_item("Blocks", "view_in_ar", "ajo", "blockrecord"),
+                ],
+            },
+            {
+                "title": "Access",
+                "items": [
+                    _nav_item("Roles (groups)", "shield_person", "auth", "group"),
+                    _nav_item("Permissions", "key", "auth", "permission"),
+                ],
+            },
+        ],
+    },
+}
+
+# Lock a (username, IP) pair out for an hour after five failed logins.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 # --- Production (metrics, CSP, logging) ----------------------------------------------------
 # /metrics: the client address is REMOTE_ADDR unless a proxy in front is trusted to append

@@ -1,41 +1,146 @@
-"""Admin for users, tokens, groups and memberships. Chain-derived rows are read-only."""
+"""Admin for users, tokens, groups and memberships: read-only, relations one click away."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from unfold.admin import ModelAdmin, TabularInline
+from django.db.models import Count, Max, Q
+from django.utils.html import format_html
+from unfold.contrib.filters.admin import (
+    AutocompleteSelectFilter,
+    ChoicesDropdownFilter,
+    RangeDateTimeFilter,
+    RangeNumericFilter,
+    RelatedDropdownFilter,
+)
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ajo.admin_display import address_html, admin_link, format_units, tx_html
+from ajo.admin import CHAIN_ACTIONS_PERMISSION, BrowserAdmin, uint256_range_filter
+from ajo.admin_display import (
+    address_html,
+    admin_link,
+    amount_html,
+    changelist_url,
+    tx_html,
+)
+from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, Token, User
 
+RELATED_ROWS = 20  # latest rows shown on a detail page; "see all N" links to the full list
 
-class ChainDerivedAdmin(ModelAdmin):
-    """The chain is the source of truth: no add, change or delete by hand."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
+class ChainDerivedAdmin(BrowserAdmin):
+    """Kept for the other admin modules: every chain-derived table is a read-only browser."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+# --- users ------------------------------------------------------------------------------------
+
+
+def related_card(title: str, headers: list[str], rows: list[list], all_url=None, total=None):
+    """One card of a detail page: the latest rows, and a link to the whole filtered list."""
+    action = None
+    if all_url is not None:
+        label = f"See all {total:,}" if total is not None else "See all"
+        action = format_html('<a href="{}" class="text-primary-600">{} →</a>', all_url, label)
+    return {
+        "title": title,
+        "action": action,
+        "table": {"headers": headers, "rows": rows},
+        "empty": not rows,
+    }
+
+
+def event_row(event, token, who) -> list:
+    return [
+        admin_link(event, f"#{event.pk}"),
+        admin_link(event.group, f"#{event.group_id}"),
+        admin_link(who),
+        event.round,
+        amount_html(event.amount, token),
+        event.block_number,
+        event.block_time,
+        tx_html(event.tx_hash),
+    ]
+
+
+EVENT_HEADERS = ["id", "group", "who", "round", "amount", "block", "time", "tx"]
+
+
+def user_related(user: User) -> dict:
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("group", "group__token")
+        .order_by("-group_id")[:RELATED_ROWS]
+    )
+    contributions = (
+        Contribution.objects.filter(member=user)
+        .select_related("group", "group__token")
+        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
+    )
+    payouts = (
+        Payout.objects.filter(recipient=user)
+        .select_related("group", "group__token")
+        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
+    )
+    return {
+        "related_cards": [
+            related_card(
+                "Groups",
+                ["group", "status", "position", "contributions", "contributed", "payout round"],
+                [
+                    [
+                        admin_link(m.group),
+                        m.group.get_status_display(),
+                        admin_link(m, str(m.position)),
+                        m.contribution_count,
+                        amount_html(m.total_contributed, m.group.token),
+                        m.payout_round or "-",
+                    ]
+                    for m in memberships
+                ],
+                changelist_url(Membership, user__id__exact=user.pk),
+                user.group_count,
+            ),
+            related_card(
+                "Latest contributions",
+                EVENT_HEADERS,
+                [event_row(c, c.group.token, user) for c in contributions],
+                changelist_url(Contribution, member__id__exact=user.pk),
+                user.contribution_count,
+            ),
+            related_card(
+                "Payouts received",
+                EVENT_HEADERS,
+                [event_row(p, p.group.token, user) for p in payouts],
+                changelist_url(Payout, recipient__id__exact=user.pk),
+                user.payout_count,
+            ),
+        ]
+    }
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(BaseUserAdmin, BrowserAdmin):
+    """Wallet users are chain data (read-only); staff accounts are set up by a superuser."""
+
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     list_display = [
         "display_address",
         "username",
         "group_count",
         "contribution_count",
-        "total_contributed",
-        "total_received",
+        "paid_in",
+        "received",
         "is_staff",
     ]
     list_filter = ["is_staff", "is_superuser", "is_active"]
-    search_fields = ["=address", "username"]
-    readonly_fields = [
-        "address",
+    ordering = ["-id"]
+    search_fields = ["username"]
+    search_map = {"address": ["address"], "text": ["username"], "number": ["id"]}
+    search_help_text = "Wallet address (any case) or staff username"
+    change_form_after_template = "admin/ajo/related_cards.html"
+    chain_fields = [
+        "address_display",
         "total_contributed",
         "total_received",
         "contribution_count",
@@ -43,46 +148,248 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
         "group_count",
         "first_seen_block",
     ]
-    fieldsets = [
-        *BaseUserAdmin.fieldsets,
-        (
-            "Wallet",
-            {"fields": readonly_fields},
-        ),
+    readonly_fields = chain_fields
+    fieldsets = [("Wallet", {"fields": chain_fields}), *BaseUserAdmin.fieldsets]
+    export_columns = [
+        "id",
+        "@address",
+        "username",
+        "group_count",
+        "contribution_count",
+        "total_contributed",
+        "payout_count",
+        "total_received",
+        "first_seen_block",
+    ]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        # Only staff accounts are edited (by a superuser); wallets are chain data.
+        if obj is not None and obj.address:
+            return False
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and (obj is None or not obj.address)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        if obj.address:
+            return [("Wallet", {"fields": self.chain_fields})]
+        return list(BaseUserAdmin.fieldsets)
+
+    @admin.display(description="address", ordering="address")
+    def display_address(self, obj):
+        return address_html(obj.address)
+
+    @admin.display(description="address")
+    def address_display(self, obj):
+        return address_html(obj.address)
+
+    @admin.display(description="paid in")
+    def paid_in(self, obj):
+        return amount_html(obj.total_contributed)
+
+    @admin.display(description="received")
+    def received(self, obj):
+        return amount_html(obj.total_received)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, admin.utils.unquote(object_id))
+        extra_context = {**(extra_context or {}), **(user_related(obj) if obj else {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+@admin.register(Token)
+class TokenAdmin(ChainDerivedAdmin):
+    list_display = [
+        "symbol",
+        "name",
+        "display_address",
+        "decimals_shown",
+        "group_count",
+        "contribution_count",
+        "contributed",
+        "paid_out",
+    ]
+    search_fields = ["symbol"]
+    search_map = {"address": ["address"], "text": ["symbol__iexact", "name__icontains"]}
+    search_help_text = "Token address (any case) or symbol"
+    ordering = ["symbol", "address"]
+    readonly_fields = ["display_address", "decimals_shown", "contributed", "paid_out"]
+    fields = [
+        "display_address",
+        "symbol",
+        "name",
+        "decimals_shown",
+        "metadata_fetched",
+        "group_count",
+        "contribution_count",
+        "contributed",
+        "paid_out",
+    ]
+    export_columns = [
+        "id",
+        "@address",
+        "symbol",
+        "name",
+        "decimals",
+        "group_count",
+        "contribution_count",
+        "total_contributed",
+        "total_paid_out",
     ]
 
     @admin.display(description="address", ordering="address")
     def display_address(self, obj):
         return address_html(obj.address)
 
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.strip().lower())
+    @admin.display(description="decimals", ordering="decimals")
+    def decimals_shown(self, obj):
+        return "unknown (raw units)" if obj.decimals is None else obj.decimals
+
+    @admin.display(description="contributed")
+    def contributed(self, obj):
+        return amount_html(obj.total_contributed, obj)
+
+    @admin.display(description="paid out")
+    def paid_out(self, obj):
+        return amount_html(obj.total_paid_out, obj)
 
 
-@admin.register(Token)
-class TokenAdmin(ChainDerivedAdmin):
-    list_display = ["symbol", "display_address", "decimals", "group_count", "contribution_count"]
-    search_fields = ["=address", "symbol"]
-
-    @admin.display(description="address", ordering="address")
-    def display_address(self, obj):
-        return address_html(obj.address)
+# --- groups -----------------------------------------------------------------------------------
 
 
-class MembershipInline(TabularInline):
-    model = Membership
-    fields = ["position", "user", "joined_at", "contribution_count", "payout_round"]
-    readonly_fields = fields
-    ordering = ["position"]
-    extra = 0
-    can_delete = False
-    show_change_link = True
+def group_rounds(group: Group, members: list[Membership], payouts: list[Payout]) -> list[dict]:
+    """Per round: how many paid (of how many), how many late, who is due the pot, who got it."""
+    tallies = {
+        row["round"]: row
+        for row in Contribution.objects.filter(group_id=group.pk)
+        .values("round")
+        .annotate(paid=Count("id"), late=Count("id", filter=Q(is_late=True)))
+    }
+    by_round = {payout.round: payout for payout in payouts}
+    by_position = {member.position: member for member in members}
+    last_round = max([group.current_round, *tallies, *by_round, 0])
+    rounds = []
+    for number in range(1, last_round + 1):
+        tally = tallies.get(number, {})
+        due = by_position.get(number - 1)
+        rounds.append(
+            {
+                "number": number,
+                "paid": tally.get("paid", 0),
+                "late": tally.get("late", 0),
+                "members": group.member_count,
+                "due": due.user if due else None,
+                "payout": by_round.get(number),
+                "current": number == group.current_round and group.status == "active",
+            }
+        )
+    return rounds
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+def group_related(group: Group) -> dict:
+    token = group.token
+    members = list(
+        Membership.objects.filter(group_id=group.pk).select_related("user").order_by("position")
+    )
+    payouts = list(
+        Payout.objects.filter(group_id=group.pk)
+        .select_related("recipient", "group")
+        .order_by("round")
+    )
+    contributions = (
+        Contribution.objects.filter(group_id=group.pk)
+        .select_related("member", "group")
+        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
+    )
+    rounds = group_rounds(group, members, payouts)
+    return {
+        "related_cards": [
+            related_card(
+                f"Members in rotation order ({group.member_count} of {group.max_members})",
+                ["position", "member", "joined", "contributions", "contributed", "paid out in"],
+                [
+                    [
+                        admin_link(m, str(m.position)),
+                        admin_link(m.user),
+                        m.joined_at or "-",
+                        m.contribution_count,
+                        amount_html(m.total_contributed, token),
+                        f"round {m.payout_round}" if m.payout_round else "-",
+                    ]
+                    for m in members
+                ],
+                changelist_url(Membership, group__id__exact=group.pk),
+                group.member_count,
+            ),
+            related_card(
+                "Rounds",
+                ["round", "paid", "late", "pot goes to", "payout"],
+                [
+                    [
+                        f"{r['number']}" + (" (current)" if r["current"] else ""),
+                        f"{r['paid']} / {r['members']}",
+                        r["late"],
+                        admin_link(r["due"]) if r["due"] else "-",
+                        amount_html(r["payout"].amount, token) if r["payout"] else "not yet",
+                    ]
+                    for r in rounds
+                ],
+            ),
+            related_card(
+                "Latest contributions",
+                EVENT_HEADERS,
+                [event_row(c, token, c.member) for c in contributions],
+                changelist_url(Contribution, group__id__exact=group.pk),
+                group.contribution_count,
+            ),
+            related_card(
+                "Payouts",
+                EVENT_HEADERS,
+                [event_row(p, token, p.recipient) for p in reversed(payouts[-RELATED_ROWS:])],
+                changelist_url(Payout, group__id__exact=group.pk),
+                group.payout_count,
+            ),
+        ]
+    }
+
+
+class RoundFilter(admin.SimpleListFilter):
+    """Rounds 1..the largest group size: no DISTINCT over the events table."""
+
+    title = "round"
+    parameter_name = "round"
+    template = "unfold/filters/filters_field.html"
+
+    def lookups(self, request, model_admin):
+        largest = Group.objects.aggregate(largest=Max("max_members"))["largest"] or 0
+        return [(str(n), str(n)) for n in range(1, min(largest, 100) + 1)]
+
+    def choices(self, changelist):
+        from unfold.contrib.filters.forms import DropdownForm
+
+        yield {
+            "form": DropdownForm(
+                label=" By round ",
+                name=self.parameter_name,
+                choices=[("", "All"), *self.lookup_choices],
+                data={self.parameter_name: self.value()},
+            )
+        }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(round=int(value))
+        return queryset
 
 
 @admin.register(Group)
@@ -99,11 +406,94 @@ class GroupAdmin(ChainDerivedAdmin):
         "next_deadline",
         "created_at",
     ]
-    list_filter = ["status", "token", "source"]
-    search_fields = ["=id", "name"]
+    list_display_links = ["id", "name"]
+    list_filter = [
+        ("status", ChoicesDropdownFilter),
+        ("token", RelatedDropdownFilter),
+        ("creator", AutocompleteSelectFilter),
+        "source",
+        ("created_block", RangeNumericFilter),
+        ("created_at", RangeDateTimeFilter),
+        uint256_range_filter("contribution_amount", "contribution (raw units)"),
+    ]
+    search_fields = ["name"]
+    search_map = {
+        "number": ["id"],
+        "address": ["creator__address", "token__address"],
+        "tx": ["created_tx"],
+        "text": ["name__icontains"],
+    }
+    search_help_text = "Group id or name, creator or token address, creation tx"
     list_select_related = ["token", "creator"]
-    inlines = [MembershipInline]
-    show_full_result_count = False
+    change_form_after_template = "admin/ajo/related_cards.html"
+    readonly_fields = [
+        "token",
+        "creator",
+        "display_amount",
+        "frequency_shown",
+        "contributed",
+        "paid_out",
+        "created_tx_display",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "status",
+                    "token",
+                    "creator",
+                    "display_amount",
+                    "frequency_shown",
+                    ("member_count", "max_members"),
+                    ("current_round", "paid_this_round"),
+                    ("start_time", "next_deadline"),
+                ]
+            },
+        ),
+        (
+            "Totals",
+            {"fields": [("contribution_count", "contributed"), ("payout_count", "paid_out")]},
+        ),
+        (
+            "On chain",
+            {
+                "fields": [
+                    ("created_block", "created_at"),
+                    "created_tx_display",
+                    ("started_block", "completed_block", "completed_at"),
+                    "source",
+                ]
+            },
+        ),
+    ]
+    actions = ["refresh_from_chain", "verify_against_chain"]
+    export_columns = [
+        "id",
+        "name",
+        "status",
+        "@token__address",
+        "token__symbol",
+        "@creator__address",
+        "contribution_amount",
+        "frequency",
+        "max_members",
+        "member_count",
+        "current_round",
+        "start_time",
+        "next_deadline",
+        "contribution_count",
+        "total_contributed",
+        "payout_count",
+        "total_paid_out",
+        "created_block",
+        "created_tx",
+        "created_at",
+    ]
+
+    def has_run_chain_actions_permission(self, request) -> bool:
+        return request.user.has_perm(CHAIN_ACTIONS_PERMISSION)
 
     @admin.display(description="token", ordering="token__symbol")
     def token_link(self, obj):
@@ -111,13 +501,101 @@ class GroupAdmin(ChainDerivedAdmin):
 
     @admin.display(description="contribution")
     def display_amount(self, obj):
-        return format_units(obj.contribution_amount, obj.token.decimals, obj.token.symbol)
+        return amount_html(obj.contribution_amount, obj.token)
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if term and not term.isdigit():
-            return queryset.filter(name__icontains=term), False
-        return super().get_search_results(request, queryset, term)
+    @admin.display(description="contributed")
+    def contributed(self, obj):
+        return amount_html(obj.total_contributed, obj.token)
+
+    @admin.display(description="paid out")
+    def paid_out(self, obj):
+        return amount_html(obj.total_paid_out, obj.token)
+
+    @admin.display(description="round length")
+    def frequency_shown(self, obj):
+        days, rest = divmod(obj.frequency, 86400)
+        hours, rest = divmod(rest, 3600)
+        parts = [f"{days} d" if days else "", f"{hours} h" if hours else ""]
+        text = " ".join(p for p in parts if p) or f"{obj.frequency} s"
+        return f"{text} ({obj.frequency:,} seconds)"
+
+    @admin.display(description="created in tx")
+    def created_tx_display(self, obj):
+        return tx_html(obj.created_tx)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("token", "creator")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, admin.utils.unquote(object_id))
+        extra_context = {**(extra_context or {}), **(group_related(obj) if obj else {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Refresh from chain", permissions=["run_chain_actions"])
+    def refresh_from_chain(self, request, queryset):
+        try:
+            from groups.services import group_refresh_from_chain
+        except ImportError:
+            self.message_user(
+                request, "Refreshing from the chain is not available yet.", messages.ERROR
+            )
+            return
+        for group_id in queryset.values_list("id", flat=True)[:100]:
+            try:
+                group_refresh_from_chain(group_id=group_id)
+            except Exception as exc:  # a node error for one group must not hide the others
+                self.message_user(
+                    request, f"Group #{group_id}: refresh failed: {exc}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"Group #{group_id} refreshed from the chain.")
+
+    @admin.action(description="Verify against chain", permissions=["run_chain_actions"])
+    def verify_against_chain(self, request, queryset):
+        try:
+            from ajo.chain.verify import verify_groups
+        except ImportError:
+            self.message_user(
+                request, "Verifying against the chain is not available yet.", messages.ERROR
+            )
+            return
+        group_ids = list(queryset.values_list("id", flat=True)[:500])
+        try:
+            differences = verify_groups(group_ids=group_ids)
+        except Exception as exc:  # the node may be down: say so instead of a 500
+            self.message_user(request, f"Verification failed: {exc}", messages.ERROR)
+            return
+        if not differences:
+            self.message_user(
+                request,
+                f"{len(group_ids)} group(s) agree with the chain.",
+                messages.SUCCESS,
+            )
+            return
+        for line in differences[:50]:
+            self.message_user(request, line, messages.WARNING)
+        if len(differences) > 50:
+            self.message_user(
+                request, f"… and {len(differences) - 50} more differences.", messages.WARNING
+            )
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+
+class ReceivedPayoutFilter(admin.SimpleListFilter):
+    title = "received payout"
+    parameter_name = "received"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(payout_round__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(payout_round__isnull=True)
+        return queryset
 
 
 @admin.register(Membership)
@@ -128,14 +606,47 @@ class MembershipAdmin(ChainDerivedAdmin):
         "user_link",
         "position",
         "contribution_count",
+        "contributed",
         "payout_round",
         "joined_at",
         "joined_tx_display",
     ]
-    list_filter = ["group__status"]
-    search_fields = ["=user__address", "=group__id"]
-    list_select_related = ["group", "user"]
-    show_full_result_count = False
+    list_filter = [
+        ("group", AutocompleteSelectFilter),
+        ("user", AutocompleteSelectFilter),
+        ("group__status", ChoicesDropdownFilter),
+        ReceivedPayoutFilter,
+        ("joined_block", RangeNumericFilter),
+        ("joined_at", RangeDateTimeFilter),
+    ]
+    search_fields = ["user__username"]
+    search_map = {"address": ["user__address"], "number": ["group_id"], "tx": ["joined_tx"]}
+    search_help_text = "Member address (any case), group id or join tx"
+    list_select_related = ["group", "group__token", "user"]
+    ordering = ["-id"]
+    readonly_fields = ["group", "user", "contributed", "payout", "joined_tx_display"]
+    fields = [
+        "group",
+        "user",
+        "position",
+        ("joined_block", "joined_at"),
+        "joined_tx_display",
+        ("contribution_count", "contributed"),
+        ("payout_round", "payout"),
+    ]
+    export_columns = [
+        "id",
+        "group_id",
+        "@user__address",
+        "position",
+        "joined_block",
+        "joined_tx",
+        "joined_at",
+        "contribution_count",
+        "total_contributed",
+        "payout_round",
+        "payout_amount",
+    ]
 
     @admin.display(description="group", ordering="group_id")
     def group_link(self, obj):
@@ -145,9 +656,17 @@ class MembershipAdmin(ChainDerivedAdmin):
     def user_link(self, obj):
         return admin_link(obj.user)
 
+    @admin.display(description="contributed")
+    def contributed(self, obj):
+        return amount_html(obj.total_contributed, obj.group.token)
+
+    @admin.display(description="payout")
+    def payout(self, obj):
+        return amount_html(obj.payout_amount, obj.group.token)
+
     @admin.display(description="joined tx")
     def joined_tx_display(self, obj):
         return tx_html(obj.joined_tx)
 
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term.strip().lower())
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("group", "group__token", "user")
