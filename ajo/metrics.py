@@ -86,7 +86,13 @@ class CacheStatsCollector(Collector):
         except Exception:  # a scrape must not fail because the cache is down
             logger.warning("cache stats unavailable for /metrics", exc_info=True)
             return
-        hits, misses = int(stats.get("hits", 0)), int(stats.get("misses", 0))
+        available = stats.get("available", True) and stats.get("hits") is not None
+        yield GaugeMetricFamily(
+            "ajo_cache_available", "1 when the shared cache answered this scrape.", value=available
+        )
+        if not available:
+            return
+        hits, misses = int(stats["hits"]), int(stats["misses"])
         yield CounterMetricFamily(
             "ajo_cache_hits", "Chain reads answered from the database/cache.", value=hits
         )

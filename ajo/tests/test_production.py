@@ -145,12 +145,17 @@ def gunicorn_server(
         log_file.close()
 
 
-@pytest.fixture(scope="module")
-def migrated_env() -> dict[str, str]:
-    env = base_env(DATABASE_URL=scratch_database_url("prodweb"))
+def migrated_env_for(name: str, **overrides: str) -> dict[str, str]:
+    """The environment of a web process on a freshly migrated scratch database."""
+    env = base_env(DATABASE_URL=scratch_database_url(name), **overrides)
     result = manage("migrate", "--noinput", env=env)
     assert result.returncode == 0, result.stderr
     return env
+
+
+@pytest.fixture(scope="module")
+def migrated_env() -> dict[str, str]:
+    return migrated_env_for("prodweb")
 
 
 def test_gunicorn_conf_reads_the_environment():
