@@ -2,11 +2,15 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
+from ajo.api.health import healthz, readyz
 from ajo.metrics import metrics_view
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
+    path("api/", include("ajo.api.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]

@@ -395,3 +395,90 @@ def token_recompute_many(*, token_ids: Iterable[int]) -> None:
         tokens.values(),
         ["total_contributed", "total_paid_out", "contribution_count", "group_count"],
     )
+
+
+def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | None:
+    """Read a group from the contract's view functions and store it. None: no such group.
+
+    - Not in the database: created with source "chain_view" (memberships with joined_block
+      NULL, users and token ensured, token metadata read once), so the API can answer before
+      the sync reaches the group's blocks; the sync later turns the rows into event-derived
+      ones without duplicates (group_record_created_many / membership_record_joined_many).
+    - A "chain_view" row: updated from the views (state, member count, new members).
+    - An "events" row: left as it is. Its state comes from the events up to the sync's
+      checkpoint, and a view read at head could be ahead of that checkpoint (or on a fork the
+      sync will not follow); only the sync writes it. Only missing token metadata is filled.
+
+    Per-round payments and totals are not in the views: a "chain_view" row has none until the
+    sync brings the events. `max_age` > 0 reuses a chain read that recent (see
+    ajo.selectors.chain_group_read). Raises SyncError without a configured contract and
+    RpcUnavailable when the node cannot be reached.
+    """
+    from django.db import IntegrityError
+
+    from ajo.selectors import chain_group_read, chain_token_metadata
+
+    view, members = chain_group_read(group_id=group_id, max_age=max_age)
+    if view is None:
+        return None
+    token = Token.objects.filter(address=view.token).first()
+    metadata = None
+    if token is None or not token.metadata_fetched:
+        metadata = chain_token_metadata(token=view.token)  # before the write transaction
+    try:
+        with transaction.atomic():
+            group = _group_store_view(view=view, members=members)
+            if metadata is not None:
+                token_set_metadata(
+                    address=view.token,
+                    symbol=metadata.symbol,
+                    name=metadata.name,
+                    decimals=metadata.decimals,
+                )
+    except IntegrityError:
+        # Another request (or the sync) stored the same group meanwhile: theirs stands.
+        group = None
+    return Group.objects.select_related("token", "creator").filter(id=group_id).first() or group
+
+
+def _group_store_view(*, view, members: list[str]) -> Group:
+    from django.db.models import F
+
+    existing = Group.objects.select_for_update().filter(id=view.group_id).first()
+    if existing is not None and existing.source == Group.Source.EVENTS:
+        return existing
+    users = user_ensure_many(addresses=[view.creator, *members])
+    token_id = token_ensure_many(addresses=[view.token])[view.token]
+    group = existing or Group(id=view.group_id, source=Group.Source.CHAIN_VIEW)
+    group.name = view.name
+    group.token_id = token_id
+    group.creator_id = users[view.creator]
+    group.contribution_amount = view.contribution_amount
+    group.frequency = view.frequency
+    group.max_members = view.max_members
+    group.member_count = len(members)
+    group.status = view.status
+    group.current_round = view.current_round
+    group.start_time = from_unix(view.start_time) if view.start_time else None
+    group.next_deadline = (
+        group.start_time + timedelta(seconds=view.current_round * view.frequency)
+        if group.start_time is not None and view.is_active and not view.is_completed
+        else None
+    )
+    if existing is None:
+        group.save(force_insert=True)
+        Token.objects.filter(id=token_id).update(group_count=F("group_count") + 1)
+    else:
+        group.save()
+    seats = {m.position: m for m in Membership.objects.filter(group_id=group.id)}
+    new = [
+        Membership(group_id=group.id, user_id=users[address], position=position)
+        for position, address in enumerate(members)
+        if position not in seats
+    ]
+    Membership.objects.bulk_create(new)
+    if new:  # (group, user) is unique: each user gains one group at most
+        User.objects.filter(id__in=[m.user_id for m in new]).update(
+            group_count=F("group_count") + 1
+        )
+    return group

@@ -1,0 +1,85 @@
+"""Sync status and transaction ingest endpoints."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ajo.api.fields import AddressField, TxHashField
+from ajo.api.throttling import CacheTolerantScopedRateThrottle
+from ajo.chain.ingest import ingest_transaction
+from ajo.selectors import sync_status
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    hits = serializers.IntegerField(allow_null=True, help_text="Group reads the database had.")
+    misses = serializers.IntegerField(allow_null=True, help_text="Group reads from the chain.")
+    hit_rate = serializers.FloatField(allow_null=True)
+    available = serializers.BooleanField(help_text="False when the cache cannot be reached.")
+
+
+class SyncStatusSerializer(serializers.Serializer):
+    chain_id = serializers.IntegerField(allow_null=True)
+    contract = AddressField(allow_null=True)
+    head_block = serializers.IntegerField(
+        allow_null=True, help_text="Latest block at the node (null if unreachable)."
+    )
+    head_time = serializers.DateTimeField(allow_null=True)
+    head_error = serializers.CharField(allow_null=True, help_text="Why the head could not be read.")
+    indexed_block = serializers.IntegerField(allow_null=True, help_text="Last block indexed.")
+    indexed_block_time = serializers.DateTimeField(allow_null=True)
+    lag_blocks = serializers.IntegerField(allow_null=True)
+    lag_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Head block time minus indexed block time."
+    )
+    total_events = serializers.IntegerField()
+    last_run_started_at = serializers.DateTimeField(allow_null=True)
+    last_run_finished_at = serializers.DateTimeField(allow_null=True)
+    last_run_events = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField(allow_null=True)
+    reorg_count = serializers.IntegerField()
+    last_reorg_at = serializers.DateTimeField(allow_null=True)
+    cache = CacheStatsSerializer(help_text="Cache-first group reads since the cache was emptied.")
+
+
+@extend_schema(tags=["status"], responses=SyncStatusSerializer)
+class SyncStatusView(APIView):
+    """How far the index is behind the chain, and the group read cache's hit rate."""
+
+    def get(self, request):
+        return Response(SyncStatusSerializer(sync_status()).data)
+
+
+class TransactionIngestRequestSerializer(serializers.Serializer):
+    tx_hash = TxHashField(help_text="Hash of a mined transaction that called the contract.")
+
+
+class TransactionIngestResultSerializer(serializers.Serializer):
+    tx_hash = TxHashField()
+    block_number = serializers.IntegerField()
+    events = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Event name -> how many the tx carried."
+    )
+    applied = serializers.IntegerField(help_text="Rows written (0 when already indexed).")
+
+
+@extend_schema(
+    tags=["transactions"],
+    request=TransactionIngestRequestSerializer,
+    responses={200: TransactionIngestResultSerializer},
+    examples=[
+        OpenApiExample("a contribution", value={"tx_hash": "0x" + "ab" * 32}, request_only=True)
+    ],
+)
+class TransactionIngestView(APIView):
+    """Index one mined transaction now, without waiting for the sync (verified on chain)."""
+
+    throttle_classes = [CacheTolerantScopedRateThrottle]
+    throttle_scope = "ingest"
+    error_codes = ["409", "422", "429", "502", "503"]
+
+    def post(self, request):
+        serializer = TransactionIngestRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = ingest_transaction(tx_hash=serializer.validated_data["tx_hash"])
+        return Response(TransactionIngestResultSerializer(result).data)

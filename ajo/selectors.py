@@ -1,0 +1,189 @@
+"""Project-level reads: cache hit/miss counters, the chain head, the sync status, and the
+short-lived cached chain reads behind cache-first group reads.
+
+Counters and chain reads live in the Django cache (Redis when CACHE_URL points at it, so every
+web process shares them). A cache outage never fails a read: the error is logged and the
+answer is computed without the cache.
+"""
+
+import dataclasses
+import logging
+import threading
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+
+from ajo.addresses import InvalidAddress, normalize_address
+from ajo.chain.reader import ContractReader, GroupView, TokenMetadata
+from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
+from ajo.chain.sync import contract_address
+from ajo.models import SyncState
+
+logger = logging.getLogger(__name__)
+
+HITS_KEY = "ajo:group_reads:hits"
+MISSES_KEY = "ajo:group_reads:misses"
+HEAD_KEY = "ajo:chain:head"
+# How long chain reads are reused: enough that a hammering client does not hammer the node,
+# short enough that a new block shows up within one frontend poll.
+CHAIN_READ_SECONDS = 5
+# The API waits at most this long for the node (per attempt; one retry).
+CHAIN_READ_TIMEOUT = 3.0
+
+_clients: dict[str, RpcClient] = {}
+_clients_lock = threading.Lock()
+
+
+def api_rpc_client() -> RpcClient:
+    """One keep-alive client per process and URL, with timeouts fit for a web request."""
+    url = settings.CHAIN_RPC_URL
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = RpcClient(url, timeout=CHAIN_READ_TIMEOUT, max_retries=1, backoff_max=0.5)
+            _clients[url] = client
+    return client
+
+
+# --- cache hit/miss counters -------------------------------------------------------------------
+
+
+def cache_stats_record(*, hit: bool) -> None:
+    """Count one cache-first group read (hit: the database had it)."""
+    key = HITS_KEY if hit else MISSES_KEY
+    try:
+        try:
+            cache.incr(key)
+        except ValueError:  # first count since the cache was emptied
+            if not cache.add(key, 1, timeout=None):
+                cache.incr(key)
+    except Exception:
+        logger.exception("cannot count a group read in the cache")
+
+
+def cache_stats() -> dict:
+    """{"hits", "misses", "hit_rate" (None before any read), "available" (cache reachable)}."""
+    try:
+        values = cache.get_many([HITS_KEY, MISSES_KEY])
+    except Exception:
+        logger.exception("cannot read the group read counters from the cache")
+        return {"hits": None, "misses": None, "hit_rate": None, "available": False}
+    hits = int(values.get(HITS_KEY) or 0)
+    misses = int(values.get(MISSES_KEY) or 0)
+    total = hits + misses
+    return {
+        "hits": hits,
+        "misses": misses,
+        "hit_rate": round(hits / total, 4) if total else None,
+        "available": True,
+    }
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:
+        logger.exception("cache unavailable for %s", key)
+        return None
+
+
+def _cache_set(key: str, value, timeout: float) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        logger.exception("cache unavailable for %s", key)
+
+
+# --- chain reads ----------------------------------------------------------------------------
+
+
+def chain_head(*, max_age: float = CHAIN_READ_SECONDS) -> dict:
+    """{"number", "timestamp" (unix), "error"}: the node's latest block, reused for max_age s.
+
+    An unreachable node gives number None and the reason in "error" (also reused, so a down
+    node does not cost every request a timeout).
+    """
+    if max_age > 0:
+        cached = _cache_get(HEAD_KEY)
+        if cached is not None:
+            return cached
+    try:
+        block = api_rpc_client().call("eth_getBlockByNumber", ["latest", False])
+        head = {
+            "number": int(block["number"], 16),
+            "timestamp": int(block["timestamp"], 16),
+            "error": None,
+        }
+    except (RpcUnavailable, RpcError, KeyError, TypeError, ValueError) as exc:
+        head = {"number": None, "timestamp": None, "error": str(exc) or type(exc).__name__}
+    if max_age > 0:
+        _cache_set(HEAD_KEY, head, max_age)
+    return head
+
+
+def chain_group_read(*, group_id: int, max_age: float = 0) -> tuple[GroupView | None, list[str]]:
+    """getGroup + getMembers for one group (None, [] when the contract has no such group).
+
+    With max_age > 0 the answer (a "no such group" too) is reused from the cache for that
+    long. Raises SyncError when no contract is configured, RpcUnavailable when the node is down.
+    """
+    contract = contract_address()
+    key = f"ajo:chain:group:{contract}:{group_id}"
+    if max_age > 0:
+        cached = _cache_get(key)
+        if cached is not None:
+            view = GroupView(**cached["view"]) if cached["view"] else None
+            return view, list(cached["members"])
+    reader = ContractReader(api_rpc_client(), contract)
+    view = reader.get_group(group_id)
+    members = reader.get_members(group_id) if view is not None else []
+    if max_age > 0:
+        value = {"view": dataclasses.asdict(view) if view else None, "members": members}
+        _cache_set(key, value, max_age)
+    return view, members
+
+
+def chain_token_metadata(*, token: str) -> TokenMetadata:
+    return ContractReader(api_rpc_client(), contract_address()).token_metadata(token)
+
+
+# --- sync status ----------------------------------------------------------------------------
+
+
+def sync_status() -> dict:
+    """What /api/sync/ shows: which chain and contract, how far the index is behind the head."""
+    state = SyncState.objects.filter(pk=1).first()
+    head = chain_head()
+    try:
+        configured = normalize_address(settings.AJO_CONTRACT_ADDRESS)
+    except InvalidAddress:
+        configured = None
+    last_block = state.last_block if state else None
+    last_time = state.last_block_time if state else None
+    lag_blocks = lag_seconds = None
+    if head["number"] is not None and last_block is not None:
+        lag_blocks = max(head["number"] - last_block, 0)
+    if head["timestamp"] is not None and last_time is not None:
+        lag_seconds = max(int(head["timestamp"] - last_time.timestamp()), 0)
+    return {
+        "chain_id": state.chain_id if state else None,
+        "contract": state.contract_address if state else configured,
+        "head_block": head["number"],
+        "head_time": (
+            datetime.fromtimestamp(head["timestamp"], tz=UTC) if head["timestamp"] else None
+        ),
+        "head_error": head["error"],
+        "indexed_block": last_block,
+        "indexed_block_time": last_time,
+        "lag_blocks": lag_blocks,
+        "lag_seconds": lag_seconds,
+        "total_events": state.total_events if state else 0,
+        "last_run_started_at": state.last_run_started_at if state else None,
+        "last_run_finished_at": state.last_run_finished_at if state else None,
+        "last_run_events": state.last_run_events if state else None,
+        "last_error": (state.last_error or None) if state else None,
+        "reorg_count": state.reorg_count if state else 0,
+        "last_reorg_at": state.last_reorg_at if state else None,
+        "cache": cache_stats(),
+    }

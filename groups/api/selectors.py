@@ -1,0 +1,71 @@
+"""Reads behind the group endpoints: the detail view's round and rotation in three queries."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from contributions.selectors import contribution_list_for_round
+from groups.models import Group
+from groups.selectors import group_get, group_members
+
+
+@dataclass
+class CurrentRound:
+    number: int
+    deadline: datetime | None
+    is_overdue: bool
+    payments_indexed: bool
+    next_recipient: str | None = None
+    paid: list[str] = field(default_factory=list)
+    unpaid: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+
+
+def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
+    """The group with `.round` (CurrentRound) and `.rotation` (memberships in payout order,
+    each with `.is_next` and `.round_status`) attached; None when the database lacks it."""
+    group = group or group_get(group_id=group_id)
+    if group is None:
+        return None
+    members = list(group_members(group_id=group.id))
+    now = timezone.now()
+    active = group.status == Group.Status.ACTIVE
+    indexed = group.source == Group.Source.EVENTS
+    deadline = group.next_deadline if active else None
+    overdue = deadline is not None and now > deadline
+    current = CurrentRound(
+        number=group.current_round,
+        deadline=deadline,
+        is_overdue=overdue,
+        payments_indexed=indexed,
+    )
+    paid_late: dict[int, bool] = {}
+    if active and indexed:
+        paid_late = dict(
+            contribution_list_for_round(
+                group_id=group.id, round_number=group.current_round
+            ).values_list("member_id", "is_late")
+        )
+    for membership in members:
+        address = membership.user.address
+        membership.is_next = active and membership.position == group.current_round - 1
+        if membership.is_next:
+            current.next_recipient = address
+        membership.round_status = None
+        if not (active and indexed):
+            continue
+        if membership.user_id in paid_late:
+            late = paid_late[membership.user_id]
+            membership.round_status = "paid_late" if late else "paid"
+            current.paid.append(address)
+            if late:
+                current.late.append(address)
+        else:
+            membership.round_status = "overdue" if overdue else "due"
+            current.unpaid.append(address)
+            if overdue:
+                current.late.append(address)
+    group.round = current
+    group.rotation = members
+    return group

@@ -1,0 +1,171 @@
+"""Group and user endpoints. Views stay thin: selectors read, services write."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ajo.addresses import InvalidAddress, normalize_address
+from ajo.api.filters import MAX_BIGINT
+from ajo.api.pagination import EventCursorPagination, PagePagination
+from ajo.chain.sync import SyncError
+from ajo.selectors import CHAIN_READ_SECONDS, cache_stats_record
+from contributions.api.filters import ContributionFilter
+from contributions.api.serializers import ContributionSerializer
+from contributions.models import Contribution
+from contributions.selectors import contribution_list
+from groups.api.filters import GroupFilter
+from groups.api.selectors import group_detail
+from groups.api.serializers import (
+    GroupDetailSerializer,
+    GroupSerializer,
+    MembershipSerializer,
+    UserGroupSerializer,
+    UserSerializer,
+)
+from groups.models import Group, Membership
+from groups.selectors import group_list, group_members, user_get_by_address
+from groups.services import group_refresh_from_chain
+
+GROUP_ID = OpenApiParameter(
+    "group_id", int, OpenApiParameter.PATH, description="On-chain group id."
+)
+ADDRESS = OpenApiParameter(
+    "address",
+    str,
+    OpenApiParameter.PATH,
+    description="Wallet address, any case (mixed case must be a valid EIP-55 checksum).",
+    pattern=r"^0x[0-9a-fA-F]{40}$",
+)
+
+
+def _group_id_in_range(group_id: int) -> int:
+    if not 1 <= group_id <= MAX_BIGINT:
+        raise exceptions.NotFound(f"group {group_id} does not exist (ids start at 1)")
+    return group_id
+
+
+def require_group(group_id: int) -> None:
+    _group_id_in_range(group_id)
+    if not Group.objects.filter(id=group_id).exists():
+        raise exceptions.NotFound(f"group {group_id} is not indexed")
+
+
+def _user_or_404(address: str):
+    try:
+        normalized = normalize_address(address)
+    except InvalidAddress as exc:
+        raise exceptions.ValidationError({"address": [str(exc)]}) from None
+    user = user_get_by_address(address=normalized)
+    if user is None:
+        raise exceptions.NotFound(f"no activity indexed for address {address}")
+    return user
+
+
+@extend_schema(tags=["groups"])
+class GroupListView(generics.ListAPIView):
+    """Groups, newest first; filter by status, token, creator or member; search by name."""
+
+    serializer_class = GroupSerializer
+    filterset_class = GroupFilter
+    pagination_class = PagePagination
+
+    def get_queryset(self):
+        return group_list().order_by("-id")
+
+
+@extend_schema(tags=["groups"], parameters=[GROUP_ID], responses=GroupDetailSerializer)
+class GroupDetailView(APIView):
+    """One group as a member's screen needs it (cache-first).
+
+    A group the database does not have yet is read from the contract's view functions,
+    stored and returned; a group the chain does not have either is a 404.
+    """
+
+    error_codes = ["502", "503"]
+
+    def get(self, request, group_id: int):
+        _group_id_in_range(group_id)
+        group = group_detail(group_id=group_id)
+        cache_stats_record(hit=group is not None)
+        if group is None:
+            try:
+                stored = group_refresh_from_chain(group_id=group_id, max_age=CHAIN_READ_SECONDS)
+            except SyncError:  # no contract configured: nothing to read through to
+                stored = None
+            if stored is None:
+                raise exceptions.NotFound(f"group {group_id} does not exist")
+            group = group_detail(group_id=group_id, group=stored)
+        return Response(GroupDetailSerializer(group).data)
+
+
+@extend_schema(tags=["groups"], parameters=[GROUP_ID])
+class GroupMembersView(generics.ListAPIView):
+    """A group's members in rotation (payout) order."""
+
+    serializer_class = MembershipSerializer
+    pagination_class = PagePagination
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Membership.objects.none()
+        require_group(self.kwargs["group_id"])
+        return group_members(group_id=self.kwargs["group_id"])
+
+
+@extend_schema(tags=["groups"], parameters=[GROUP_ID])
+class GroupContributionsView(generics.ListAPIView):
+    """A group's contributions, newest first by (block_number, log_index)."""
+
+    serializer_class = ContributionSerializer
+    filterset_class = ContributionFilter
+    pagination_class = EventCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Contribution.objects.none()
+        require_group(self.kwargs["group_id"])
+        return contribution_list().filter(group_id=self.kwargs["group_id"])
+
+
+@extend_schema(tags=["users"], parameters=[ADDRESS], responses=UserSerializer)
+class UserDetailView(APIView):
+    """A wallet's totals across all groups."""
+
+    def get(self, request, address: str):
+        return Response(UserSerializer(_user_or_404(address)).data)
+
+
+@extend_schema(tags=["users"], parameters=[ADDRESS])
+class UserGroupsView(generics.ListAPIView):
+    """The groups a wallet is in, with its seat in each, newest group first."""
+
+    serializer_class = UserGroupSerializer
+    pagination_class = PagePagination
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        user = _user_or_404(self.kwargs["address"])
+        return (
+            Membership.objects.filter(user=user)
+            .select_related("user", "group__token", "group__creator")
+            .order_by("-group_id")
+        )
+
+
+@extend_schema(tags=["users"], parameters=[ADDRESS])
+class UserContributionsView(generics.ListAPIView):
+    """A wallet's contributions, newest first."""
+
+    serializer_class = ContributionSerializer
+    filterset_class = ContributionFilter
+    pagination_class = EventCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Contribution.objects.none()
+        user = _user_or_404(self.kwargs["address"])
+        return contribution_list().filter(member=user)
