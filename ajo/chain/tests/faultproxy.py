@@ -18,6 +18,7 @@ class FaultProxy:
         self.upstream = upstream
         self.faults: deque[str] = deque()
         self.max_log_range: int | None = None
+        self.delay = 0.0  # seconds added to every forwarded request (a slow provider)
         self.limit_errors = 0
         self.requests = 0
         self.log_ranges: list[int] = []
@@ -50,6 +51,7 @@ class FaultProxy:
         with self.lock:
             self.faults.clear()
         self.max_log_range = None
+        self.delay = 0.0
 
     def close(self) -> None:
         self.server.shutdown()
@@ -74,6 +76,8 @@ class FaultProxy:
             return self._reply(handler, int(fault[4:]), b'{"error": "upstream trouble"}')
         if fault == "garbage":
             return self._reply(handler, 200, b"<html>bad gateway</html>")
+        if self.delay:
+            threading.Event().wait(self.delay)
         limited = self._range_limit_error(body)
         if limited is not None:
             return self._reply(handler, 200, limited)

@@ -1,0 +1,325 @@
+"""sync_chain against a real anvil: exact, idempotent, reorg-safe, resilient, one writer."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from ajo.chain import simulate, sync
+from ajo.chain.deploy import deploy_contracts
+from ajo.chain.rpc import RpcClient
+from ajo.chain.tests.chainkit import (
+    AMOUNT,
+    database_snapshot,
+    point_settings_at,
+    start_chain,
+)
+from ajo.chain.tests.faultproxy import FaultProxy
+from ajo.chain.verify import verify_groups
+from ajo.chain.writelock import WriterLock
+from ajo.models import BlockRecord, SyncState
+from contributions.models import Contribution, Payout
+from groups.models import Group, Membership, Token, User
+
+
+@pytest.fixture(scope="module")
+def chain():
+    chain = start_chain()
+    simulate.run(
+        rpc_url=chain.url,
+        ajo_address=chain.deployment.ajo,
+        token_address=chain.deployment.token,
+        groups=8,
+        members=4,
+        rounds=4,
+        seed=3,
+        late_ratio=0.25,
+    )
+    yield chain
+    chain.node.stop()
+
+
+@pytest.fixture
+def on_chain(chain, settings):
+    """The simulated chain, rewound after the test; settings point at it."""
+    snapshot = chain.snapshot()
+    point_settings_at(settings, chain)
+    yield chain
+    chain.revert(snapshot)
+
+
+@pytest.fixture
+def proxy(on_chain, settings):
+    proxy = FaultProxy(on_chain.url)
+    settings.CHAIN_RPC_URL = proxy.url
+    yield proxy
+    proxy.close()
+
+
+def fast_client(url: str, **kwargs) -> RpcClient:
+    return RpcClient(url, backoff_base=0.01, backoff_max=0.05, **kwargs)
+
+
+@pytest.mark.django_db
+def test_sync_mirrors_the_chain_exactly(on_chain):
+    summary = sync.run()
+
+    logs = on_chain.log_counts()
+    assert summary.events == sum(logs.values())
+    assert Group.objects.count() == logs["GroupCreated"]
+    assert Membership.objects.count() == logs["MemberJoined"]
+    assert Contribution.objects.count() == logs["ContributionMade"]
+    assert Payout.objects.count() == logs["PayoutSent"]
+    assert Group.objects.filter(status="completed").count() == logs["GroupCompleted"]
+    assert set(Group.objects.values_list("status", flat=True)) == {"forming", "active", "completed"}
+    assert Contribution.objects.filter(is_late=True).exists()
+    assert verify_groups() == []
+
+    for group in Group.objects.all():
+        amounts = list(group.contributions.values_list("amount", flat=True))
+        assert group.total_contributed == sum(amounts)
+        assert group.contribution_count == len(amounts)
+    token = Token.objects.get()
+    assert (token.symbol, token.decimals) == ("TUSD", 6)
+    assert token.total_contributed == sum(Contribution.objects.values_list("amount", flat=True))
+
+    state = SyncState.objects.get()
+    assert state.last_block == on_chain.head()
+    assert (
+        state.last_block_hash
+        == on_chain.rpc.call("eth_getBlockByNumber", ["latest", False])["hash"]
+    )
+
+
+@pytest.mark.django_db
+def test_second_run_changes_nothing(on_chain):
+    sync.run()
+    before = database_snapshot()
+    again = sync.run()
+    assert again.events == 0
+    assert database_snapshot() == before
+
+
+@pytest.mark.django_db
+def test_window_size_does_not_change_the_result(on_chain):
+    sync.run(batch_blocks=1)
+    one_block_windows = database_snapshot()
+    sync.run(reindex_first=True, batch_blocks=100_000)
+    assert database_snapshot() == one_block_windows
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_to_block_then_resume(on_chain):
+    head = on_chain.head()
+    middle = (on_chain.deployment.block + head) // 2
+    first = sync.run(to_block=middle)
+    assert first.to_block == middle
+    assert SyncState.objects.get().last_block == middle
+    rest = sync.run()
+    assert rest.from_block == middle + 1
+    assert first.events + rest.events == sum(on_chain.log_counts().values())
+    assert verify_groups() == []
+
+
+# --- reorgs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_reorg_that_removes_a_payout(on_chain):
+    a, b = on_chain.accounts[1], on_chain.accounts[2]
+    on_chain.fund(a, b)
+    group_id = on_chain.create_group(a, max_members=2)
+    on_chain.join(group_id, b)
+    on_chain.contribute(group_id, a)
+    fork = on_chain.snapshot()
+    on_chain.contribute(group_id, b)  # last payment of round 1: pays the pot out
+    sync.run()
+    assert Payout.objects.filter(group_id=group_id, round=1).count() == 1
+    assert User.objects.get(address=a.lower()).total_received == AMOUNT * 2
+
+    on_chain.revert(fork)
+    on_chain.mine(3)  # the canonical chain is now longer and has no payout
+    summary = sync.run()
+
+    assert summary.reorgs == 1
+    assert not Payout.objects.filter(group_id=group_id).exists()
+    group = Group.objects.get(id=group_id)
+    assert (group.status, group.current_round, group.paid_this_round) == ("active", 1, 1)
+    assert group.total_paid_out == 0
+    assert User.objects.get(address=a.lower()).total_received == 0
+    assert SyncState.objects.get().reorg_count == 1
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_reorg_that_moves_a_contribution_to_another_block(on_chain):
+    a, b, c = on_chain.accounts[1:4]
+    on_chain.fund(a, b, c)
+    group_id = on_chain.create_group(a, max_members=3)
+    on_chain.join(group_id, b)
+    on_chain.join(group_id, c)
+    fork = on_chain.snapshot()
+    first = on_chain.contribute(group_id, b)
+    sync.run()
+    assert Contribution.objects.get(group_id=group_id).block_number == first["blockNumber"]
+
+    on_chain.revert(fork)
+    on_chain.mine(2)
+    moved = on_chain.contribute(group_id, b)
+    assert moved["blockNumber"] != first["blockNumber"]
+    sync.run()
+
+    contribution = Contribution.objects.get(group_id=group_id)
+    assert contribution.block_number == moved["blockNumber"]
+    assert contribution.tx_hash == "0x" + moved["transactionHash"].hex().removeprefix("0x")
+    assert Group.objects.get(id=group_id).total_contributed == AMOUNT
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_reorg_that_removes_a_whole_group(on_chain):
+    creator, joiner = on_chain.accounts[5], on_chain.accounts[6]
+    before = database_snapshot()
+    sync.run()
+    before = database_snapshot()
+    fork = on_chain.snapshot()
+    on_chain.fund(creator, joiner)
+    group_id = on_chain.create_group(creator, max_members=3, name="Gone Tomorrow")
+    on_chain.join(group_id, joiner)
+    sync.run()
+    assert Group.objects.filter(id=group_id).exists()
+    assert User.objects.filter(address=joiner.lower()).exists()
+
+    on_chain.revert(fork)  # the chain is now shorter than the checkpoint
+    sync.run()
+
+    assert not Group.objects.filter(id=group_id).exists()
+    assert not User.objects.filter(address__in=[creator.lower(), joiner.lower()]).exists()
+    assert database_snapshot() == before
+    assert not BlockRecord.objects.filter(number__gt=on_chain.head()).exists()
+    assert verify_groups() == []
+
+
+# --- resilient RPC ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_transient_rpc_failures_are_retried(proxy, on_chain):
+    for kind in ("refuse", "http500", "http429", "garbage", "http503", "timeout"):
+        proxy.fail_next(1, kind)
+    client = fast_client(proxy.url, timeout=1.0, max_retries=8)
+    summary = sync.run(client=client)
+    assert client.retries >= 6
+    assert summary.events == sum(on_chain.log_counts().values())
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain):
+    middle = (on_chain.deployment.block + on_chain.head()) // 2
+    sync.run(to_block=middle, client=fast_client(proxy.url))
+
+    def node_goes_down(syncer):
+        proxy.fail_always("http503")
+
+    with pytest.raises(sync.SyncError) as raised:
+        sync.run(
+            client=fast_client(proxy.url, max_retries=2), batch_blocks=2, on_window=node_goes_down
+        )
+
+    message = str(raised.value)
+    state = SyncState.objects.get()
+    assert "\n" not in message
+    assert "HTTP 503 after 3 attempts" in message
+    assert f"checkpoint kept at block {state.last_block}" in message
+    assert middle < state.last_block < on_chain.head()
+    # the checkpoint and the rows agree: nothing above it was written
+    assert not Contribution.objects.filter(block_number__gt=state.last_block).exists()
+    assert not Membership.objects.filter(joined_block__gt=state.last_block).exists()
+    assert "503" in state.last_error
+
+    proxy.clear()
+    sync.run(client=fast_client(proxy.url))
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_getlogs_window_shrinks_on_provider_limits_and_grows_back(proxy):
+    proxy.max_log_range = 4
+    sizes: list[int] = []
+    sync.run(
+        client=fast_client(proxy.url),
+        batch_blocks=64,
+        on_window=lambda syncer: sizes.append(syncer.window_size),
+    )
+    assert proxy.limit_errors >= 1
+    first_limit = next(i for i, size in enumerate(proxy.log_ranges) if size > 4)
+    later = proxy.log_ranges[first_limit + 1 :]
+    assert max(later) > 4, "after successes the window should try to grow again"
+    assert verify_groups() == []
+
+
+# --- one writer, right target ------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_writer_is_refused(on_chain):
+    holder = WriterLock()
+    assert holder.try_acquire()
+    try:
+        with pytest.raises(sync.SyncError, match="another sync_chain is already writing"):
+            sync.run()
+    finally:
+        holder.release()
+    assert sync.run().events > 0
+
+
+@pytest.mark.django_db
+def test_another_contract_is_refused(on_chain, settings):
+    sync.run()
+    other = deploy_contracts(rpc_url=on_chain.url)
+    settings.AJO_CONTRACT_ADDRESS = other.ajo
+    with pytest.raises(sync.SyncError) as raised:
+        sync.run()
+    assert f"this database indexes chain 31337 contract {on_chain.deployment.ajo}" in str(
+        raised.value
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("", "AJO_CONTRACT_ADDRESS is not set"),
+        ("0x1234", "AJO_CONTRACT_ADDRESS is invalid"),
+        ("0x" + "ab" * 20, "no contract code at"),
+    ],
+)
+def test_bad_contract_address_is_a_clear_error(on_chain, settings, address, message):
+    settings.AJO_CONTRACT_ADDRESS = address
+    with pytest.raises(CommandError, match=message):
+        call_command("sync_chain")
+    assert not SyncState.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unreachable_node_is_a_clear_error(settings, on_chain):
+    settings.CHAIN_RPC_URL = "http://127.0.0.1:9"
+    with pytest.raises(sync.SyncError, match="cannot reach the chain"):
+        sync.run(client=fast_client("http://127.0.0.1:9", max_retries=1))
+
+
+@pytest.mark.django_db
+def test_stop_request_ends_between_windows(on_chain):
+    stop = threading.Event()
+    seen = []
+
+    def stop_after_first(syncer):
+        seen.append(syncer.summary.to_block)
+        stop.set()
+
+    summary = sync.run(batch_blocks=2, stop=stop, on_window=stop_after_first)
+    assert summary.windows == 1
+    assert SyncState.objects.get().last_block == seen[0] < on_chain.head()
