@@ -194,7 +194,9 @@ class RpcClient:
             self.errors += 1
             if isinstance(error, dict):
                 raise RpcError(
-                    error.get("code"), str(error.get("message", "")), error.get("data"),
+                    error.get("code"),
+                    str(error.get("message", "")),
+                    error.get("data"),
                     method=method,
                 )
             raise RpcError(None, str(error), method=method)
@@ -254,6 +256,7 @@ class RpcClient:
 
 
 def _is_rpc_reply(reply: Any) -> bool:
+    # A JSON error page from a proxy ({"error": "bad gateway"}) is not a JSON-RPC answer.
     if isinstance(reply, dict):
-        return "result" in reply or "error" in reply
-    return isinstance(reply, list) and bool(reply)
+        return "jsonrpc" in reply and ("result" in reply or "error" in reply)
+    return isinstance(reply, list) and bool(reply) and all(_is_rpc_reply(x) for x in reply)
