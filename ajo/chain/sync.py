@@ -28,7 +28,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
-from ajo.chain import handlers
+from ajo.chain import handlers, metrics
 from ajo.chain.decode import blocks_without_timestamp, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import LockBusy, WriterLock
@@ -164,11 +164,28 @@ class Syncer:
         self.on_window = on_window
         self.summary = SyncSummary()
         self._successes = 0
+        self._head = 0
+        self._rpc_seen = (client.retries, client.errors)
 
     # -- chain reads -----------------------------------------------------------------------
 
     def head(self) -> int:
-        return self.client.block_number()
+        self._head = self.client.block_number()
+        metrics.HEAD_BLOCK.set(self._head)
+        return self._head
+
+    def report(self, *, indexed: int | None, applied: dict[str, int] | None = None) -> None:
+        """Move the worker's Prometheus metrics (served with --metrics-port)."""
+        if indexed is not None:
+            metrics.record_blocks(head=max(self._head, indexed), indexed=indexed)
+        for name, count in (applied or {}).items():
+            if count:
+                metrics.EVENTS.labels(event=name).inc(count)
+        metrics.GETLOGS_WINDOW.set(self.window_size)
+        retries, errors = self.client.retries, self.client.errors
+        metrics.RPC_RETRIES.inc(max(retries - self._rpc_seen[0], 0))
+        metrics.RPC_ERRORS.inc(max(errors - self._rpc_seen[1], 0))
+        self._rpc_seen = (retries, errors)
 
     def headers(self, numbers: list[int], *, allow_missing: bool = False) -> dict[int, dict]:
         """Block headers (no transactions) in batched requests."""
@@ -312,6 +329,7 @@ class Syncer:
             state.save()
         for name, count in applied.items():
             self.summary.applied[name] = self.summary.applied.get(name, 0) + count
+        self.report(indexed=window.last, applied=applied)
         return events
 
     def find_ancestor(self, state: SyncState) -> tuple[int, str]:
@@ -351,6 +369,8 @@ class Syncer:
             state.last_reorg_depth = depth
             state.save()
         self.summary.reorgs += 1
+        metrics.REORGS.inc()
+        self.report(indexed=state.last_block)
 
     def checkpoint_is_canonical(self, state: SyncState) -> bool:
         if state.last_block is None or not state.last_block_hash:
@@ -368,6 +388,7 @@ class Syncer:
             target = min(target, to_block)
         state = SyncState.objects.get(pk=1)
         SyncState.objects.filter(pk=1).update(head_block=head, head_seen_at=timezone.now())
+        self.report(indexed=state.last_block)
         if not self.checkpoint_is_canonical(state):
             self.handle_reorg()
             state = SyncState.objects.get(pk=1)
@@ -415,6 +436,7 @@ def run(
     started = time.monotonic()
     client, chain_id, contract = connect(client)
     lock = WriterLock()
+    metrics.IS_WRITER.set(0)
     try:
         while not lock.try_acquire():
             if not follow:
@@ -426,6 +448,8 @@ def run(
                 on_standby()
             if stop.wait(poll_interval):
                 return SyncSummary(seconds=time.monotonic() - started)
+        metrics.IS_WRITER.set(1)
+        logger.info("holding the writer lock: indexing %s", to_checksum(contract))
         syncer = Syncer(
             client=client,
             chain_id=chain_id,
@@ -455,6 +479,7 @@ def run(
                     break
                 close_old_connections()
         except (RpcUnavailable, RpcError) as exc:
+            metrics.RPC_ERRORS.inc()
             SyncState.objects.filter(pk=1).update(last_error=str(exc)[:1000])
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
         summary = syncer.summary
@@ -467,6 +492,7 @@ def run(
         raise SyncError(str(exc)) from None
     finally:
         lock.release()
+        metrics.IS_WRITER.set(0)
 
 
 def _checkpoint() -> int | None:

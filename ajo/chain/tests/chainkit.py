@@ -225,3 +225,26 @@ def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if process.poll() is None:
         process.send_signal(sig)
     process.wait(timeout=30)
+
+
+class OutputWatcher:
+    """Collects a subprocess's stderr lines in a thread, so a test can wait for a log line."""
+
+    def __init__(self, process: subprocess.Popen):
+        import threading
+
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def saw(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    @property
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return "".join(self.lines)
