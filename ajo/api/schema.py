@@ -7,8 +7,9 @@ from rest_framework import serializers
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable reason, e.g. `invalid_address`.")
     message = serializers.CharField(help_text="What was wrong, in words.")
-    details = serializers.JSONField(
-        required=False, help_text="Per-field messages for validation errors."
+    details = serializers.DictField(
+        required=False,
+        help_text="For validation errors: messages per parameter or field.",
     )
 
 

@@ -1,0 +1,22 @@
+"""Fixtures for the API's own tests: a closed port for an unreachable node, an empty cache."""
+
+import socket
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def dead_rpc_url() -> str:
+    """A loopback URL where nothing listens: connection refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
