@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeNumericListFilter
+from unfold.views import ChangeList
 
 from ajo.admin_display import (
     EstimatedCountPaginator,
@@ -28,16 +29,32 @@ EXPORT_PERMISSION = "groups.export_data"
 CHAIN_ACTIONS_PERMISSION = "groups.run_chain_actions"
 
 
+class BrowserChangeList(ChangeList):
+    def _get_deterministic_ordering(self, ordering):
+        # (block_number, log_index) is unique per event table (a log index is unique in its
+        # block), so no "-pk" tie-breaker: the ordering stays the one the index serves.
+        # ChangeList appends the queryset's own order_by, so parts can repeat.
+        unique = list(dict.fromkeys(part for part in ordering if isinstance(part, str)))
+        if len(unique) == len(set(map(str, ordering))) == 2 and [
+            part.lstrip("-") for part in unique
+        ] == ["block_number", "log_index"]:
+            return unique
+        return super()._get_deterministic_ordering(ordering)
+
+
 class BrowserAdmin(ExactSearchMixin, ModelAdmin):
     """Read-only table browser: the chain is the source of truth, nobody edits rows by hand."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    list_per_page = 50
+    list_per_page = 25
     list_filter_submit = True
     list_before_template = "admin/ajo/list_before.html"
     # (label or path) for the CSV; "@path" marks an address, written checksummed.
     export_columns: list = []
+
+    def get_changelist(self, request, **kwargs):
+        return BrowserChangeList
 
     def has_add_permission(self, request, obj=None):
         return False

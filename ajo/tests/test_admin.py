@@ -1,0 +1,177 @@
+"""Admin access: only staff get in, axes locks out guessing, and the two roles do what they say."""
+
+import pytest
+from django.contrib.auth.models import Group as Role
+from django.core.management import call_command
+from django.urls import reverse
+
+from groups.models import User
+from groups.tests.factories import GroupFactory, StaffFactory, UserFactory
+
+PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+
+@pytest.fixture(autouse=True)
+def _plain_static(settings):
+    # The tests do not run collectstatic; the manifest storage would have nothing to look up.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
+
+
+def staff_in(role: str) -> User:
+    user = StaffFactory()
+    user.groups.set([Role.objects.get(name=role)])
+    return user
+
+
+@pytest.mark.django_db
+def test_non_staff_is_sent_to_login(client):
+    client.force_login(UserFactory())
+    response = client.get("/admin/groups/group/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_login_page_is_styled_without_internet(client):
+    body = client.get("/admin/login/").content.decode()
+    assert "unfold/css/styles.css" in body
+    for outside in ("fonts.googleapis", "cdn.", "unpkg.com", "jsdelivr"):
+        assert outside not in body
+
+
+@pytest.mark.django_db
+def test_axes_locks_out_after_repeated_failures(client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    StaffFactory(username="alice")
+    for _ in range(3):
+        response = client.post("/admin/login/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 429
+    # Even the right password is refused while locked out.
+    response = client.post(
+        "/admin/login/", {"username": "alice", "password": "correct horse battery"}
+    )
+    assert response.status_code == 429
+
+
+@pytest.mark.django_db
+def test_right_password_logs_in(client):
+    StaffFactory(username="bob")
+    response = client.post(
+        "/admin/login/", {"username": "bob", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_roles_can_view_every_table_and_export(client, role):
+    group = GroupFactory()
+    client.force_login(staff_in(role))
+    for name in [
+        "groups_group",
+        "groups_membership",
+        "groups_user",
+        "groups_token",
+        "contributions_contribution",
+        "contributions_payout",
+        "ajo_syncstate",
+        "ajo_blockrecord",
+    ]:
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+    assert client.get(reverse("admin:groups_group_change", args=[group.id])).status_code == 200
+    response = client.get(reverse("admin:groups_group_export"))
+    assert response.status_code == 200
+    assert f"{group.id},{group.name}" in b"".join(response.streaming_content).decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_no_role_can_add_change_or_delete_chain_rows(client, role):
+    group = GroupFactory()
+    client.force_login(staff_in(role))
+    assert client.get(reverse("admin:groups_group_add")).status_code == 403
+    assert client.get(reverse("admin:groups_group_delete", args=[group.id])).status_code == 403
+    page = client.get(reverse("admin:groups_group_change", args=[group.id])).content.decode()
+    assert 'name="_save"' not in page
+    response = client.post(
+        reverse("admin:groups_group_change", args=[group.id]), {"name": "renamed"}
+    )
+    assert response.status_code == 403
+    group.refresh_from_db()
+    assert group.name != "renamed"
+
+
+@pytest.mark.django_db
+def test_only_operator_sees_and_runs_chain_actions(client):
+    GroupFactory()
+    url = reverse("admin:groups_group_changelist")
+    client.force_login(staff_in("viewer"))
+    assert "refresh_from_chain" not in client.get(url).content.decode()
+    client.force_login(staff_in("operator"))
+    page = client.get(url).content.decode()
+    assert "refresh_from_chain" in page
+    assert "verify_against_chain" in page
+
+
+def post_action(client, action: str, group_ids: list[int]):
+    return client.post(
+        reverse("admin:groups_group_changelist"),
+        {"action": action, "index": 0, "_selected_action": group_ids},
+        follow=True,
+    )
+
+
+def action_messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_viewer_cannot_post_a_chain_action(client):
+    group = GroupFactory()
+    client.force_login(staff_in("viewer"))
+    response = post_action(client, "verify_against_chain", [group.id])
+    assert response.status_code == 200
+    # The action is not offered to a viewer, so nothing ran: no verification result at all.
+    assert not any("chain" in message for message in action_messages(response))
+
+
+@pytest.mark.django_db
+def test_operator_runs_verify_and_gets_a_message(client):
+    group = GroupFactory()
+    client.force_login(staff_in("operator"))
+    response = post_action(client, "verify_against_chain", [group.id])
+    assert any("chain" in message.lower() for message in action_messages(response))
+
+
+@pytest.mark.django_db
+def test_staff_without_role_sees_nothing(client):
+    client.force_login(StaffFactory())
+    assert client.get(reverse("admin:groups_group_changelist")).status_code == 403
+    assert client.get(reverse("admin:groups_group_export")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_export_needs_the_export_permission(client):
+    user = StaffFactory()
+    viewer = Role.objects.get(name="viewer")
+    user.user_permissions.set(viewer.permissions.exclude(codename="export_data"))
+    client.force_login(user)
+    page = client.get(reverse("admin:groups_group_changelist")).content.decode()
+    assert "Export CSV" not in page
+    assert client.get(reverse("admin:groups_group_export")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_demo_admin_creates_and_resets_an_operator(capsys):
+    call_command("demo_admin", "--password", "first-pass-123")
+    user = User.objects.get(username="operator")
+    assert user.is_staff and not user.is_superuser
+    assert list(user.groups.values_list("name", flat=True)) == ["operator"]
+    assert user.check_password("first-pass-123")
+    call_command("demo_admin")
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    password = out.split("password=")[1]
+    user.refresh_from_db()
+    assert password != "first-pass-123" and user.check_password(password)
+    assert User.objects.filter(username="operator").count() == 1
