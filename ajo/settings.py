@@ -310,3 +310,44 @@ CSP_PATH_UPDATES = {
     # Swagger UI (drf-spectacular-sidecar, served from /static/): inline styles only.
     "/api/docs/": {"style-src": ["'unsafe-inline'"]},
 }
+
+# --- API (DRF, OpenAPI, throttling) ----------------------------------------------------------
+# Public chain data: no authentication (so no CSRF on the one POST, which is throttled instead).
+# JSON only; the browsable API only with DEBUG on.
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "ajo.api.pagination.PagePagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_SCHEMA_CLASS": "ajo.api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "ajo.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"ingest": env.str("API_INGEST_RATE", default="30/min")},
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",  # ISO 8601, UTC (USE_TZ, TIME_ZONE=UTC)
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ajo API",
+    "DESCRIPTION": (
+        "Read API over an exact copy of the AjoSavings contract's data. Amounts are uint256 "
+        "decimal strings in raw token units; addresses are EIP-55 checksummed in responses and "
+        "accepted in any case; times are ISO 8601 UTC. Errors are "
+        '`{"error": {"code", "message", "details"?}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "GroupStatusEnum": "groups.models.Group.Status",
+        "GroupSourceEnum": "groups.models.Group.Source",
+    },
+}
