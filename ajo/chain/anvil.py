@@ -118,9 +118,12 @@ class AnvilNode:
     def command(self, port: int) -> list[str]:
         args = [
             str(self.binary),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--accounts", str(self.accounts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--accounts",
+            str(self.accounts),
         ]
         if self.block_time is not None:
             args += ["--block-time", f"{self.block_time:g}"]

@@ -45,8 +45,15 @@ def deploy_contracts(*, rpc_url: str, timeout: float = 60.0) -> Deployment:
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         token, _ = _deploy(
-            w3, deployer, token_abi(), token_bytecode(),
-            TOKEN_NAME, TOKEN_SYMBOL, TOKEN_DECIMALS, what="TestToken", timeout=timeout,
+            w3,
+            deployer,
+            token_abi(),
+            token_bytecode(),
+            TOKEN_NAME,
+            TOKEN_SYMBOL,
+            TOKEN_DECIMALS,
+            what="TestToken",
+            timeout=timeout,
         )
         ajo, block = _deploy(
             w3, deployer, ajo_abi(), ajo_bytecode(), what="AjoSavings", timeout=timeout

@@ -20,7 +20,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--write-env", metavar="FILE",
+            "--write-env",
+            metavar="FILE",
             help="env file to update with the deployed addresses and start block",
         )
         parser.add_argument(
