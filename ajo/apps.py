@@ -7,3 +7,10 @@ class AjoConfig(AppConfig):
     name = "ajo"
     verbose_name = "Chain sync"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from ajo.db import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="ajo_sqlite_functions")

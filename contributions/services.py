@@ -1,14 +1,14 @@
 """Writes for contributions and payouts, batch-first and idempotent.
 
 New events are told from known ones with one indexed query over the batch's block range
-(unique key: tx hash + log index), inserted in bulk, and their amounts added to the totals of
-the groups, memberships, users and tokens they touch, each loaded once and written back once.
+(unique key: tx hash + log index), inserted in one COPY (PostgreSQL) or executemany (SQLite),
+and their amounts added to the totals of the groups, memberships, users and tokens they touch
+with one set-based UPDATE per table.
 """
 
 from collections import defaultdict
-from datetime import timedelta
 
-from ajo.db import chunks, from_unix, upsert_by_pk
+from ajo.db import bulk_insert, bulk_update, chunks, from_unix, save_fields
 from ajo.events import ContributionMade, Event, PayoutSent
 from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, Token, User
@@ -17,37 +17,42 @@ from groups.services import (
     group_apply_derived_state,
     groups_by_id,
     user_ensure_many,
-    users_by_id,
 )
 
+_EVENT_COLUMNS = ["tx_hash", "log_index", "block_number", "block_time"]
 
-def _known_keys(model, events: list[Event]) -> set[tuple[str, int]]:
+
+def _new_events(model, events: list[Event]) -> list[Event]:
+    """Events whose (tx hash, log index) is not stored yet, without duplicates."""
     low = min(event.block_number for event in events)
     high = max(event.block_number for event in events)
-    return set(
+    known = set(
         model.objects.filter(block_number__gte=low, block_number__lte=high).values_list(
             "tx_hash", "log_index"
         )
     )
-
-
-def _new_events(model, events):
-    known = _known_keys(model, events)
-    fresh, seen = [], set()
+    fresh = []
     for event in events:
         key = (event.tx_hash, event.log_index)
-        if key not in known and key not in seen:
-            seen.add(key)
+        if key not in known:
+            known.add(key)
             fresh.append(event)
     return fresh
 
 
-def _memberships_of(group_ids) -> dict[tuple[int, int], Membership]:
+def _membership_ids(group_ids) -> dict[tuple[int, int], int]:
     found = {}
     for part in chunks(sorted(group_ids)):
-        for membership in Membership.objects.filter(group_id__in=part):
-            found[(membership.group_id, membership.user_id)] = membership
+        rows = Membership.objects.filter(group_id__in=part).values_list("id", "group_id", "user_id")
+        for membership_id, group_id, user_id in rows:
+            found[(group_id, user_id)] = membership_id
     return found
+
+
+def _add(totals: dict, key, amount: int) -> None:
+    entry = totals[key]
+    entry[0] += amount
+    entry[1] += 1
 
 
 def contribution_record_many(*, events: list[ContributionMade]) -> int:
@@ -61,65 +66,56 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         addresses={event.member for event in events}, first_seen_block=events[0].block_number
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _memberships_of(groups)
-    user_totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    token_totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    memberships = _membership_ids(groups)
+    by_membership: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    starts = {
+        group.id: (int(group.start_time.timestamp()), group.frequency)
+        for group in groups.values()
+        if group.start_time is not None
+    }
     rows = []
     for event in events:
-        group = groups[event.group_id]
+        group_id = event.group_id
         user_id = users[event.member]
-        block_time = from_unix(event.block_time)
-        deadline = (
-            group.start_time + timedelta(seconds=event.round * group.frequency)
-            if group.start_time is not None
-            else None
-        )
+        amount = event.amount
+        start = starts.get(group_id)
+        # late: mined after the round's deadline, start + round * frequency
+        is_late = start is not None and event.block_time > start[0] + event.round * start[1]
         rows.append(
-            Contribution(
-                group_id=event.group_id,
-                member_id=user_id,
-                round=event.round,
-                amount=event.amount,
-                tx_hash=event.tx_hash,
-                log_index=event.log_index,
-                block_number=event.block_number,
-                block_time=block_time,
-                is_late=deadline is not None and block_time > deadline,
+            (
+                group_id,
+                user_id,
+                event.round,
+                amount,
+                event.tx_hash,
+                event.log_index,
+                event.block_number,
+                from_unix(event.block_time),
+                is_late,
             )
         )
-        group.total_contributed += event.amount
+        group = groups[group_id]
+        group.total_contributed += amount
         group.contribution_count += 1
-        membership = memberships.get((event.group_id, user_id))
-        if membership is not None:
-            membership.total_contributed += event.amount
-            membership.contribution_count += 1
-        totals = user_totals[user_id]
-        totals[0] += event.amount
-        totals[1] += 1
-        totals = token_totals[group.token_id]
-        totals[0] += event.amount
-        totals[1] += 1
-    Contribution.objects.bulk_create(rows, batch_size=2000)
+        membership_id = memberships.get((group_id, user_id))
+        if membership_id is not None:
+            _add(by_membership, membership_id, amount)
+        _add(by_user, user_id, amount)
+        _add(by_token, group.token_id, amount)
+    bulk_insert(
+        Contribution, ["group", "member", "round", "amount", *_EVENT_COLUMNS, "is_late"], rows
+    )
     for group in groups.values():
         group_apply_derived_state(group)
-    upsert_by_pk(
+    save_fields(
         Group, groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
     )
-    upsert_by_pk(
-        Membership,
-        (m for m in memberships.values() if m.group_id in groups),
-        ["total_contributed", "contribution_count"],
-    )
-    user_rows = users_by_id(user_totals)
-    for user_id, (amount, count) in user_totals.items():
-        user_rows[user_id].total_contributed += amount
-        user_rows[user_id].contribution_count += count
-    upsert_by_pk(User, user_rows.values(), ["total_contributed", "contribution_count"])
-    token_rows = Token.objects.in_bulk(list(token_totals))
-    for token_id, (amount, count) in token_totals.items():
-        token_rows[token_id].total_contributed += amount
-        token_rows[token_id].contribution_count += count
-    upsert_by_pk(Token, token_rows.values(), ["total_contributed", "contribution_count"])
+    totals = ["total_contributed", "contribution_count"]
+    bulk_update(Membership, totals, [(k, *v) for k, v in by_membership.items()], add=True)
+    bulk_update(User, totals, [(k, *v) for k, v in by_user.items()], add=True)
+    bulk_update(Token, totals, [(k, *v) for k, v in by_token.items()], add=True)
     return len(rows)
 
 
@@ -134,48 +130,40 @@ def payout_record_many(*, events: list[PayoutSent]) -> int:
         addresses={event.recipient for event in events}, first_seen_block=events[0].block_number
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _memberships_of(groups)
-    user_totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    token_totals: dict[int, int] = defaultdict(int)
+    memberships = _membership_ids(groups)
+    by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    by_token: dict[int, int] = defaultdict(int)
+    membership_rows = []
     rows = []
-    touched_memberships = []
     for event in events:
         group = groups[event.group_id]
         user_id = users[event.recipient]
         rows.append(
-            Payout(
-                group_id=event.group_id,
-                recipient_id=user_id,
-                round=event.round,
-                amount=event.amount,
-                tx_hash=event.tx_hash,
-                log_index=event.log_index,
-                block_number=event.block_number,
-                block_time=from_unix(event.block_time),
+            (
+                event.group_id,
+                user_id,
+                event.round,
+                event.amount,
+                event.tx_hash,
+                event.log_index,
+                event.block_number,
+                from_unix(event.block_time),
             )
         )
         group.total_paid_out += event.amount
         group.payout_count += 1
-        membership = memberships.get((event.group_id, user_id))
-        if membership is not None:
-            membership.payout_round = event.round
-            membership.payout_amount = event.amount
-            touched_memberships.append(membership)
-        user_totals[user_id][0] += event.amount
-        user_totals[user_id][1] += 1
-        token_totals[group.token_id] += event.amount
-    Payout.objects.bulk_create(rows, batch_size=2000)
+        membership_id = memberships.get((event.group_id, user_id))
+        if membership_id is not None:
+            membership_rows.append((membership_id, event.round, event.amount))
+        _add(by_user, user_id, event.amount)
+        by_token[group.token_id] += event.amount
+    bulk_insert(Payout, ["group", "recipient", "round", "amount", *_EVENT_COLUMNS], rows)
     for group in groups.values():
         group_apply_derived_state(group)
-    upsert_by_pk(Group, groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
-    upsert_by_pk(Membership, touched_memberships, ["payout_round", "payout_amount"])
-    user_rows = users_by_id(user_totals)
-    for user_id, (amount, count) in user_totals.items():
-        user_rows[user_id].total_received += amount
-        user_rows[user_id].payout_count += count
-    upsert_by_pk(User, user_rows.values(), ["total_received", "payout_count"])
-    token_rows = Token.objects.in_bulk(list(token_totals))
-    for token_id, amount in token_totals.items():
-        token_rows[token_id].total_paid_out += amount
-    upsert_by_pk(Token, token_rows.values(), ["total_paid_out"])
+    save_fields(Group, groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
+    bulk_update(Membership, ["payout_round", "payout_amount"], membership_rows)
+    bulk_update(
+        User, ["total_received", "payout_count"], [(k, *v) for k, v in by_user.items()], add=True
+    )
+    bulk_update(Token, ["total_paid_out"], list(by_token.items()), add=True)
     return len(rows)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from ajo.db import chunks, from_unix, upsert_by_pk
+from ajo.db import bulk_insert, bulk_update, chunks, from_unix, save_fields
 from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from groups.models import Group, Membership, Token, User
 
@@ -34,17 +34,11 @@ def user_ensure_many(
         ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
     missing = [address for address in wanted if address not in ids]
     if missing:
-        User.objects.bulk_create(
-            [
-                User(
-                    username=address,
-                    address=address,
-                    password="!",  # unusable: wallet users never log in with a password
-                    first_seen_block=first_seen_block,
-                )
-                for address in missing
-            ],
-            batch_size=500,
+        # password "!" is unusable: wallet users never log in with a password
+        bulk_insert(
+            User,
+            ["username", "address", "password", "first_seen_block"],
+            [(address, address, "!", first_seen_block) for address in missing],
         )
         for part in chunks(missing):
             ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
@@ -57,7 +51,7 @@ def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
     ids = dict(Token.objects.filter(address__in=wanted).values_list("address", "id"))
     missing = [address for address in wanted if address not in ids]
     if missing:
-        Token.objects.bulk_create([Token(address=address) for address in missing])
+        bulk_insert(Token, ["address"], [(address,) for address in missing])
         ids.update(Token.objects.filter(address__in=missing).values_list("address", "id"))
     return ids
 
@@ -106,6 +100,21 @@ def groups_by_id(group_ids: Iterable[int]) -> dict[int, Group]:
     return found
 
 
+_CREATED_FIELDS = [
+    "name",
+    "token",
+    "creator",
+    "contribution_amount",
+    "frequency",
+    "max_members",
+    "created_block",
+    "created_tx",
+    "created_log_index",
+    "created_at",
+    "source",
+]
+
+
 def group_record_created_many(*, events: list[GroupCreated]) -> int:
     """Create groups (or turn rows read from view functions into event-derived rows)."""
     if not events:
@@ -115,52 +124,40 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
     )
     tokens = token_ensure_many(addresses=(event.token for event in events))
     existing = groups_by_id(event.group_id for event in events)
-    changed: list[Group] = []
+    new_rows: list[tuple] = []
+    converted: list[Group] = []
     new_by_token: dict[int, int] = {}
     for event in events:
         group = existing.get(event.group_id)
         if group is not None and group.source == Group.Source.EVENTS:
             continue  # already indexed: a repeated batch changes nothing
+        values = (
+            event.name,
+            tokens[event.token],
+            users[event.creator],
+            event.contribution_amount,
+            event.frequency,
+            event.max_members,
+            event.block_number,
+            event.tx_hash,
+            event.log_index,
+            from_unix(event.block_time),
+            Group.Source.EVENTS.value,
+        )
         if group is None:
-            group = Group(id=event.group_id)
+            new_rows.append((event.group_id, *values))
             new_by_token[tokens[event.token]] = new_by_token.get(tokens[event.token], 0) + 1
-        group.name = event.name
-        group.token_id = tokens[event.token]
-        group.creator_id = users[event.creator]
-        group.contribution_amount = event.contribution_amount
-        group.frequency = event.frequency
-        group.max_members = event.max_members
-        group.created_block = event.block_number
-        group.created_tx = event.tx_hash
-        group.created_log_index = event.log_index
-        group.created_at = from_unix(event.block_time)
-        group.source = Group.Source.EVENTS
+            existing[event.group_id] = Group(id=event.group_id)  # a duplicate in this batch
+            existing[event.group_id].source = Group.Source.EVENTS
+            continue
+        for name, value in zip(_CREATED_FIELDS, values, strict=True):
+            setattr(group, Group._meta.get_field(name).attname, value)
         group_apply_derived_state(group)
-        changed.append(group)
-    upsert_by_pk(
-        Group,
-        changed,
-        [
-            "name",
-            "token",
-            "creator",
-            "contribution_amount",
-            "frequency",
-            "max_members",
-            "created_block",
-            "created_tx",
-            "created_log_index",
-            "created_at",
-            "source",
-            *GROUP_STATE_FIELDS,
-        ],
-    )
-    if new_by_token:
-        token_rows = Token.objects.in_bulk(list(new_by_token))
-        for token_id, count in new_by_token.items():
-            token_rows[token_id].group_count += count
-        upsert_by_pk(Token, token_rows.values(), ["group_count"])
-    return len(changed)
+        converted.append(group)
+    bulk_insert(Group, ["id", *_CREATED_FIELDS], new_rows)
+    save_fields(Group, converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS])
+    bulk_update(Token, ["group_count"], list(new_by_token.items()), add=True)
+    return len(new_rows) + len(converted)
 
 
 def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
@@ -174,13 +171,16 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
     for part in chunks(sorted(groups)):
         for membership in Membership.objects.filter(group_id__in=part):
             existing[(membership.group_id, membership.position)] = membership
-    new: list[Membership] = []
+    new_rows: list[tuple] = []
     confirmed: list[Membership] = []
     joined_users: dict[int, int] = {}
+    touched: set[int] = set()
     for event in events:
-        membership = existing.get((event.group_id, event.position))
-        if membership is not None:
-            if membership.joined_block is None:  # row read from view functions: add where/when
+        key = (event.group_id, event.position)
+        if key in existing:
+            membership = existing[key]
+            if membership.pk is not None and membership.joined_block is None:
+                # a row read from view functions: the event adds where and when
                 membership.joined_block = event.block_number
                 membership.joined_tx = event.tx_hash
                 membership.joined_log_index = event.log_index
@@ -188,33 +188,34 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
                 confirmed.append(membership)
             continue
         user_id = users[event.member]
-        membership = Membership(
-            group_id=event.group_id,
-            user_id=user_id,
-            position=event.position,
-            joined_block=event.block_number,
-            joined_tx=event.tx_hash,
-            joined_log_index=event.log_index,
-            joined_at=from_unix(event.block_time),
+        existing[key] = Membership()  # marks a duplicate within this batch
+        new_rows.append(
+            (
+                event.group_id,
+                user_id,
+                event.position,
+                event.block_number,
+                event.tx_hash,
+                event.log_index,
+                from_unix(event.block_time),
+            )
         )
-        existing[(event.group_id, event.position)] = membership
-        new.append(membership)
         groups[event.group_id].member_count += 1
+        touched.add(event.group_id)
         joined_users[user_id] = joined_users.get(user_id, 0) + 1
-    Membership.objects.bulk_create(new, batch_size=1000)
-    upsert_by_pk(
+    bulk_insert(
+        Membership,
+        ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
+        new_rows,
+    )
+    save_fields(
         Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
     )
-    if new:
-        touched = {membership.group_id for membership in new}
-        for group_id in touched:
-            group_apply_derived_state(groups[group_id])
-        upsert_by_pk(Group, [groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
-        user_rows = users_by_id(joined_users)
-        for user_id, count in joined_users.items():
-            user_rows[user_id].group_count += count
-        upsert_by_pk(User, user_rows.values(), ["group_count"])
-    return len(new)
+    for group_id in touched:
+        group_apply_derived_state(groups[group_id])
+    save_fields(Group, [groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
+    bulk_update(User, ["group_count"], list(joined_users.items()), add=True)
+    return len(new_rows)
 
 
 def users_by_id(user_ids: Iterable[int]) -> dict[int, User]:
@@ -238,7 +239,7 @@ def group_record_started_many(*, events: list[GroupStarted]) -> int:
         group.started_block = event.block_number
         group_apply_derived_state(group)
         changed.append(group)
-    upsert_by_pk(Group, changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
+    save_fields(Group, changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
     return len(changed)
 
 
@@ -255,7 +256,7 @@ def group_record_completed_many(*, events: list[GroupCompleted]) -> int:
         group.completed_at = from_unix(event.block_time)
         group_apply_derived_state(group)
         changed.append(group)
-    upsert_by_pk(Group, changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
+    save_fields(Group, changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
     return len(changed)
 
 
@@ -314,7 +315,7 @@ def group_recompute_many(*, group_ids: Iterable[int]) -> None:
                 membership.payout_amount = amount
     for group in groups.values():
         group_apply_derived_state(group)
-    upsert_by_pk(
+    save_fields(
         Group,
         groups.values(),
         [
@@ -326,7 +327,7 @@ def group_recompute_many(*, group_ids: Iterable[int]) -> None:
             *GROUP_STATE_FIELDS,
         ],
     )
-    upsert_by_pk(
+    save_fields(
         Membership,
         memberships.values(),
         ["total_contributed", "contribution_count", "payout_round", "payout_amount"],
@@ -360,7 +361,7 @@ def user_recompute_many(*, user_ids: Iterable[int]) -> None:
             "user_id", flat=True
         ):
             users[user_id].group_count += 1
-    upsert_by_pk(
+    save_fields(
         User,
         users.values(),
         [
@@ -390,7 +391,7 @@ def token_recompute_many(*, token_ids: Iterable[int]) -> None:
         token.total_paid_out += paid_out
         token.contribution_count += count
         token.group_count += 1
-    upsert_by_pk(
+    save_fields(
         Token,
         tokens.values(),
         ["total_contributed", "total_paid_out", "contribution_count", "group_count"],

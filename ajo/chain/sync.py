@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
 from ajo.chain import handlers, metrics
-from ajo.chain.decode import blocks_without_timestamp, decode_logs
+from ajo.chain.decode import DecodeError, blocks_without_timestamp, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import LockBusy, WriterLock
 from ajo.db import from_unix
@@ -45,6 +45,7 @@ _LIMIT_ERROR = re.compile(
 )
 _LIMIT_CODES = {-32005, -32602, -32614}
 _GROW_AFTER = 3  # successful windows before the window doubles again
+TARGET_LOGS = 5_000
 
 
 class SyncError(Exception):
@@ -58,8 +59,10 @@ class Window:
     last_hash: str
     last_time: int
     parent_hash: str | None
-    logs: list[dict]
+    blocks: dict[int, str]  # number -> hash of every block with a log, for reorg detection
     block_times: dict[int, int]
+    events: dict[str, list]  # decoded, by event name
+    count: int
 
 
 @dataclass
@@ -229,10 +232,7 @@ class Syncer:
                     continue
                 raise
             break
-        self._successes += 1
-        if self._successes >= _GROW_AFTER and self.window_size < self.max_window:
-            self.window_size = min(self.window_size * 2, self.max_window)
-            self._successes = 0
+        self._adapt_window(len(logs), last - first + 1)
         missing = sorted(blocks_without_timestamp(logs) - headers.keys())
         block_times = {n: int(h["timestamp"], 16) for n, h in headers.items()}
         for log in logs:
@@ -243,15 +243,35 @@ class Syncer:
                 (n, int(h["timestamp"], 16)) for n, h in self.headers(missing).items()
             )
         tip = headers[last]
+        # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
+        events = decode_logs(logs, block_times)
         return Window(
             first=first,
             last=last,
             last_hash=tip["hash"],
             last_time=int(tip["timestamp"], 16),
             parent_hash=headers[first - 1]["hash"] if first > 0 else None,
-            logs=logs,
+            blocks={int(log["blockNumber"], 16): log["blockHash"] for log in logs},
             block_times=block_times,
+            events=events,
+            count=sum(len(items) for items in events.values()),
         )
+
+    def _adapt_window(self, logs: int, blocks: int) -> None:
+        """After a successful getLogs: aim for windows of about TARGET_LOGS logs (memory stays
+        flat, fetching overlaps writing), and grow back after provider limits once a few
+        windows in a row went through."""
+        self._successes += 1
+        if logs > 2 * TARGET_LOGS and blocks > 1:
+            self.window_size = max(1, blocks * TARGET_LOGS // logs)
+            self._successes = 0
+        elif (
+            self._successes >= _GROW_AFTER
+            and logs < TARGET_LOGS
+            and self.window_size < self.max_window
+        ):
+            self.window_size = min(self.window_size * 2, self.max_window)
+            self._successes = 0
 
     def prefetch(self, first: int, target: int) -> Iterator[Window]:
         """Windows from `first` to `target`, fetched one ahead in a thread so that the next
@@ -292,7 +312,7 @@ class Syncer:
 
     def write_window(self, window: Window) -> int | None:
         """Apply one window atomically. Returns its event count, or None on a reorg."""
-        decoded = decode_logs(window.logs, window.block_times)
+        decoded = window.events
         with transaction.atomic():
             state = SyncState.objects.select_for_update().get(pk=1)
             if window.parent_hash is not None and state.last_block is not None:
@@ -307,7 +327,7 @@ class Syncer:
                 # rows ingested through the API ahead of the sync: replaced by this window's
                 handlers.revert_above(window.first - 1)
             applied = handlers.apply_events(decoded)
-            records = {int(log["blockNumber"], 16): log["blockHash"] for log in window.logs}
+            records = dict(window.blocks)
             records[window.last] = window.last_hash
             BlockRecord.objects.bulk_create(
                 [
@@ -319,7 +339,7 @@ class Syncer:
                 update_fields=["hash", "timestamp"],
                 batch_size=1000,
             )
-            events = sum(len(items) for items in decoded.values())
+            events = window.count
             state.last_block = window.last
             state.last_block_hash = window.last_hash
             state.last_block_time = from_unix(window.last_time)
@@ -478,6 +498,8 @@ def run(
                 if stop.wait(poll_interval):
                     break
                 close_old_connections()
+        except DecodeError as exc:
+            raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
         except (RpcUnavailable, RpcError) as exc:
             metrics.RPC_ERRORS.inc()
             SyncState.objects.filter(pk=1).update(last_error=str(exc)[:1000])
