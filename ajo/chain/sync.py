@@ -86,6 +86,59 @@ class SyncSummary:
         }
 
 
+def split_window(window: Window, size: int) -> list[Window]:
+    """Cut a window with many logs into consecutive parts of about `size` events, at block
+    boundaries, so writing the first part starts while later parts wait their turn.
+
+    Each part but the last ends at a block that has logs, whose hash the logs carry; the
+    next part's parent check uses it.
+    """
+    if window.count <= 2 * size:
+        return [window]
+    by_block: dict[int, dict[str, list]] = {}
+    for name, events in window.events.items():
+        for event in events:
+            by_block.setdefault(event.block_number, {}).setdefault(name, []).append(event)
+    parts: list[Window] = []
+    start, parent = window.first, window.parent_hash
+    pending: dict[str, list] = {}
+    count = 0
+    blocks = sorted(by_block)
+    for index, number in enumerate(blocks):
+        for name, events in by_block[number].items():
+            pending.setdefault(name, []).extend(events)
+            count += len(events)
+        if count >= size and index < len(blocks) - 1:
+            parts.append(
+                Window(
+                    first=start,
+                    last=number,
+                    last_hash=window.blocks[number],
+                    last_time=window.block_times[number],
+                    parent_hash=parent,
+                    blocks={n: h for n, h in window.blocks.items() if start <= n <= number},
+                    block_times=window.block_times,
+                    events=pending,
+                    count=count,
+                )
+            )
+            start, parent, pending, count = number + 1, window.blocks[number], {}, 0
+    parts.append(
+        Window(
+            first=start,
+            last=window.last,
+            last_hash=window.last_hash,
+            last_time=window.last_time,
+            parent_hash=parent,
+            blocks={n: h for n, h in window.blocks.items() if n >= start},
+            block_times=window.block_times,
+            events=pending,
+            count=count,
+        )
+    )
+    return parts
+
+
 ProgressCallback = Callable[[int, int, int, int], None]  # (first, current, target, events)
 
 
@@ -284,7 +337,8 @@ class Syncer:
             try:
                 while cursor <= target and not cancel.is_set():
                     window = self.fetch_window(cursor, target)
-                    slots.put(window)
+                    for part in split_window(window, TARGET_LOGS):
+                        slots.put(part)
                     cursor = window.last + 1
                 slots.put(None)
             except BaseException as exc:  # handed to the consumer, raised there

@@ -102,10 +102,22 @@ def test_second_run_changes_nothing(on_chain):
 
 
 @pytest.mark.django_db
-def test_window_size_does_not_change_the_result(on_chain):
+def test_window_size_does_not_change_the_result(on_chain, monkeypatch):
     sync.run(batch_blocks=1)
     one_block_windows = database_snapshot()
     sync.run(reindex_first=True, batch_blocks=100_000)
+    assert database_snapshot() == one_block_windows
+
+    # one big window written in parts of about 40 events, each with its own checkpoint
+    monkeypatch.setattr(sync, "TARGET_LOGS", 40)
+    checkpoints = []
+    summary = sync.run(
+        reindex_first=True,
+        batch_blocks=100_000,
+        on_window=lambda syncer: checkpoints.append(SyncState.objects.get().last_block),
+    )
+    assert summary.windows > 3
+    assert checkpoints == sorted(checkpoints)
     assert database_snapshot() == one_block_windows
     assert verify_groups() == []
 
