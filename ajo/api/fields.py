@@ -4,6 +4,8 @@ uint256 amounts travel as decimal strings (JSON numbers lose digits above 2**53)
 are accepted in any case (a mixed-case one must carry a valid checksum) and shown checksummed.
 """
 
+from functools import lru_cache
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -33,6 +35,10 @@ TX_HASH_SCHEMA = {
 }
 
 
+# EIP-55 needs a keccak per address; the same few tokens and members recur on every page.
+_checksum = lru_cache(maxsize=65_536)(to_checksum)
+
+
 @extend_schema_field(UINT256_SCHEMA)
 class Uint256Field(serializers.Field):
     default_error_messages = {"invalid": "{message}"}
@@ -52,7 +58,7 @@ class AddressField(serializers.Field):
     default_error_messages = {"invalid": "{message}"}
 
     def to_representation(self, value: str) -> str:
-        return to_checksum(value)
+        return _checksum(value)
 
     def to_internal_value(self, data) -> str:
         try:
