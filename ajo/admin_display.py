@@ -54,12 +54,13 @@ def amount_html(amount: int | None, token=None):
 def copy_button(value: str):
     """A copy-to-clipboard button run by the admin's own Alpine.js (no inline script: CSP)."""
     return format_html(
-        '<button type="button" class="ajo-copy ml-1 text-base-400 hover:text-primary-600" '
-        'title="Copy {}" data-copy="{}" x-data="{{ copied: false }}" '
+        '<button type="button" class="ajo-copy ml-1 align-middle text-base-400 '
+        'hover:text-primary-600" title="Copy {}" data-copy="{}" x-data="{{ copied: false }}" '
         'x-on:click.prevent="navigator.clipboard'
         " && navigator.clipboard.writeText($el.dataset.copy);"
-        ' copied = true; setTimeout(() => copied = false, 900)" '
-        "x-text=\"copied ? '✓' : '⧉'\">⧉</button>",
+        ' copied = true; setTimeout(() => copied = false, 900)">'
+        '<span class="material-symbols-outlined md-18" '
+        "x-text=\"copied ? 'check' : 'content_copy'\">content_copy</span></button>",
         value,
         value,
     )
@@ -118,7 +119,11 @@ def admin_link(obj, label: str | None = None):
     """Link to the admin page of obj."""
     if obj is None:
         return "-"
-    return format_html('<a href="{}">{}</a>', admin_url(type(obj), obj.pk), label or str(obj))
+    return format_html(
+        '<a href="{}" class="text-primary-600 dark:text-primary-500">{}</a>',
+        admin_url(type(obj), obj.pk),
+        label or str(obj),
+    )
 
 
 # --- counting without COUNT(*) over a big table ---------------------------------------------

@@ -17,6 +17,17 @@ def _plain_static(settings):
     settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
 
 
+@pytest.fixture(autouse=True)
+def _roles(django_db_blocker):
+    """Roles come from a data migration; a transactional test elsewhere may have flushed them."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
+
+
 def staff_in(role: str) -> User:
     user = StaffFactory()
     user.groups.set([Role.objects.get(name=role)])
