@@ -212,3 +212,27 @@ class AnvilNode:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"AnvilNode({self.url}, {state})"
+
+
+def wait_until_answering(url: str, timeout: float = 30.0) -> int:
+    """Wait for a node at `url` to answer eth_chainId; returns the chain id."""
+    from ajo.chain.rpc import RpcClient, RpcUnavailable
+
+    deadline = time.monotonic() + timeout
+    with RpcClient(url, max_retries=0, timeout=2.0) as client:
+        while True:
+            try:
+                return client.chain_id()
+            except RpcUnavailable:
+                if time.monotonic() > deadline:
+                    raise AnvilError(f"no node answered at {url} within {timeout:g}s") from None
+                time.sleep(0.2)
+
+
+if __name__ == "__main__":  # python -m ajo.chain.anvil wait URL  (used by the Makefile)
+    if len(sys.argv) != 3 or sys.argv[1] != "wait":
+        sys.exit("usage: python -m ajo.chain.anvil wait URL")
+    try:
+        print(f"chain {wait_until_answering(sys.argv[2])} answering at {sys.argv[2]}")
+    except AnvilError as exc:
+        sys.exit(str(exc))
