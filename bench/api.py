@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 BASELINE_PATH = "/bench/baseline/"
+LOG_PATH = Path(os.environ.get("TMPDIR", "/tmp")) / "ajo-bench-api-gunicorn.log"
 
 
 # --- the app gunicorn serves: ajo plus the baseline view ----------------------------------
@@ -105,11 +106,14 @@ def _start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Po
     else:  # equivalent flags while gunicorn.conf.py is missing
         command += ["--workers", str(workers), "--worker-class", "sync"]
     command += ["--bind", f"127.0.0.1:{port}", "bench.api:application"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    log = open(LOG_PATH, "w")  # noqa: SIM115 (handed to the child; closed by the OS)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {process.returncode}")
+            raise SystemExit(f"gunicorn exited with {process.returncode} (see {LOG_PATH})")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                 return process
