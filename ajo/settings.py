@@ -153,7 +153,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Cache (chain reads, throttling) ------------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://ajo")}
+# An empty CACHE_URL (as in .env.example) means the default, like an unset one.
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://ajo")}
 if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
     # Redis down must not fail requests: reads fall back to the database (a cache miss) and the
     # error is logged (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS below). Short timeouts keep a hung
