@@ -36,8 +36,13 @@ def test_router_sends_only_api_reads_to_the_replica(settings):
 
 
 def test_replica_suite_passes_with_a_replica_configured():
-    url = os.environ.get("DATABASE_URL") or f"sqlite:///{settings.BASE_DIR / 'db.sqlite3'}"
-    env = {**os.environ, "DATABASE_REPLICA_URL": url}
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        # Its own database name: the child's test database must not be this run's.
+        url = f"{url}_replica"
+    else:
+        url = f"sqlite:///{settings.BASE_DIR / 'db.sqlite3'}"  # the child tests on its own file
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_REPLICA_URL": url}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "mirror_"],
         cwd=settings.BASE_DIR,
