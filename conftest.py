@@ -1,3 +1,3 @@
-"""Shared test fixtures (the anvil node and deployed contracts come from ajo.chain.testing)."""
+"""Shared test fixtures: the anvil node and the deployed contracts (ajo.chain.testing)."""
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["ajo.chain.testing"]
