@@ -1,8 +1,9 @@
 """Drives real AjoSavings traffic on an anvil dev chain: groups forming, active and completed.
 
 Fast path: automine off, impersonated accounts (no signing), precomputed calldata, fixed gas,
-explicit nonces, `eth_sendTransaction` in JSON-RPC batches, then one `evm_mine` per simulated
-day with an explicit timestamp. Every mined block's logs are checked against the
+explicit nonces, `eth_sendTransaction` in JSON-RPC batches, then `evm_mine` with an explicit
+timestamp: one block per simulated day, split into blocks of at most 500 transactions (anvil's
+pool insert slows down as the pool grows). Every mined block's logs are checked against the
 transactions sent (each call made here logs when it succeeds), and the counts returned are
 read from those logs, so they are what the chain holds.
 

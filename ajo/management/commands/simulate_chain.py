@@ -15,7 +15,7 @@ class Command(BaseCommand):
         "Send real transactions to the AjoSavings contract at AJO_CONTRACT_ADDRESS on "
         "CHAIN_RPC_URL (an anvil node: it uses automine control, impersonation and time "
         "travel). Creates N groups of M members; most are filled and run up to R rounds "
-        "(completed when R >= M), about 10%% stop mid-round (active) and 5%% never fill "
+        "(completed when R >= M), about 10% stop mid-round (active) and 5% never fill "
         "(forming); about F of the contributions are paid after their round's deadline. "
         "Members are accounts derived from --seed; the same seed on the same starting chain "
         "gives the same logs. The token is --token, else AJO_TOKEN_ADDRESS (written by "
