@@ -38,6 +38,7 @@ GROUP_NOT_FOUND = _selector("GroupNotFound(uint256)")
 ERC20_SYMBOL = _selector("symbol()")
 ERC20_NAME = _selector("name()")
 ERC20_DECIMALS = _selector("decimals()")
+ERC20_BALANCE_OF = _selector("balanceOf(address)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,27 @@ class ContractReader:
                 (addresses,) = decode(["address[]"], bytes.fromhex(result[2:]))
                 members[group_id] = [address.lower() for address in addresses]
         return members
+
+    def has_contributed_many(
+        self, checks: list[tuple[int, int, str]], *, batch_size: int = 500
+    ) -> dict[tuple[int, int, str], bool]:
+        """hasContributed(groupId, round, member) for each (group, round, member)."""
+        answers: dict[tuple[int, int, str], bool] = {}
+        for start in range(0, len(checks), batch_size):
+            part = checks[start : start + batch_size]
+            calls = [
+                self._call(
+                    HAS_CONTRIBUTED + encode(["uint256", "uint32", "address"], [g, r, m]).hex()
+                )
+                for g, r, m in part
+            ]
+            for check, result in zip(part, self.client.batch(calls), strict=True):
+                answers[check] = int(result, 16) == 1
+        return answers
+
+    def token_balance(self, token: str, holder: str) -> int:
+        data = ERC20_BALANCE_OF + encode(["address"], [holder]).hex()
+        return int(self.client.call(*self._call(data, to=token)), 16)
 
     def token_metadata(self, token: str) -> TokenMetadata:
         """symbol, name and decimals; a token without them gets empty text / None (raw units)."""

@@ -112,4 +112,52 @@ def verify_groups(
                 f"{[to_checksum(a) for a in db_members]}, chain "
                 f"{[to_checksum(a) for a in chain_members]}"
             )
+    differences.extend(_verify_current_round(reader, views, members))
+    if group_ids is None:
+        differences.extend(_verify_balances(reader))
+    return differences
+
+
+def _verify_current_round(reader: ContractReader, views, members) -> list[str]:
+    """Who has paid in each active group's current round, as hasContributed says."""
+    from contributions.models import Contribution
+
+    checks = [
+        (group_id, view.current_round, member)
+        for group_id, view in views.items()
+        if view.is_active
+        for member in members.get(group_id, [])
+    ]
+    if not checks:
+        return []
+    on_chain = reader.has_contributed_many(checks)
+    active = {group_id: view.current_round for group_id, view in views.items() if view.is_active}
+    paid = set()
+    for group_id, round_number, member in Contribution.objects.filter(
+        group_id__in=list(active)
+    ).values_list("group_id", "round", "member__address"):
+        if active[group_id] == round_number:
+            paid.add((group_id, round_number, member))
+    return [
+        f"group {g}: {to_checksum(m)} has {'' if chain else 'not '}paid round {r} on chain, "
+        f"the database says the opposite"
+        for (g, r, m), chain in on_chain.items()
+        if chain != ((g, r, m) in paid)
+    ]
+
+
+def _verify_balances(reader: ContractReader) -> list[str]:
+    """The contract holds, per token, what was contributed and not yet paid out."""
+    from groups.models import Token
+
+    differences = []
+    for token in Token.objects.all():
+        held = reader.token_balance(token.address, reader.address)
+        expected = token.total_contributed - token.total_paid_out
+        if held != expected:
+            differences.append(
+                f"token {to_checksum(token.address)}: the contract holds {held}, the database "
+                f"says {expected} (contributed {token.total_contributed} - paid out "
+                f"{token.total_paid_out}; tokens sent to the contract directly also show here)"
+            )
     return differences

@@ -335,3 +335,31 @@ def test_stop_request_ends_between_windows(on_chain):
     summary = sync.run(batch_blocks=2, stop=stop, on_window=stop_after_first)
     assert summary.windows == 1
     assert SyncState.objects.get().last_block == seen[0] < on_chain.head()
+
+
+@pytest.mark.django_db
+def test_verify_lists_every_difference(on_chain):
+    sync.run()
+    active = Group.objects.filter(status="active").first()
+    completed = Group.objects.filter(status="completed").first()
+    Group.objects.filter(id=completed.id).update(status="active", member_count=1)
+    paid_now = Contribution.objects.filter(group=active, round=active.current_round).first()
+    paid_now.delete()
+    Token.objects.update(total_paid_out=0)
+
+    differences = verify_groups()
+
+    assert f"group {completed.id}: status is 'active' in the database, 'completed' on chain" in (
+        differences
+    )
+    assert any(
+        line.startswith(f"group {completed.id}: member count is 1 in the database")
+        for line in differences
+    )
+    assert any(
+        line.startswith(f"group {active.id}: {paid_now.member.checksum_address} has paid round")
+        for line in differences
+    )
+    assert any("the contract holds" in line for line in differences)
+    with pytest.raises(CommandError, match="difference"):
+        call_command("verify_chain")
