@@ -113,6 +113,7 @@ class _Action:
     kind: str  # create | join | contribute
     plan: _GroupPlan
     account: int
+    round: int = 0  # for contributions
 
 
 @dataclass
@@ -209,7 +210,7 @@ def plan_simulation(
                     pay_day = rng.randint(low, max(low, deadline - 1))
                 pay_day = max(pay_day, first)  # never before the previous round is paid out
                 days.append(pay_day)
-                schedule[pay_day].append(_Action("contribute", plan, account))
+                schedule[pay_day].append(_Action("contribute", plan, account, number))
                 needs[account] += plan.amount
             last = max(days)
 
