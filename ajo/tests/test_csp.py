@@ -68,6 +68,7 @@ def test_admin_url_moves_the_admin():
             "ADMIN_URL": "/ops-console/",
             "SECRET_KEY": "k" * 50,
             "DEBUG": "true",  # static files from the apps; routing is what is tested
+            "ALLOWED_HOSTS": "testserver",  # explicit: a local .env must not decide
             "DATABASE_URL": "sqlite:///:memory:",
         },
         capture_output=True,
