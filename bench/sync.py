@@ -87,7 +87,10 @@ def build_or_load_chain(args) -> tuple[AnvilNode, dict]:
     }
     meta_path.write_text(json.dumps(meta, indent=2))
     print(f"chain: simulated in {elapsed:.1f}s: {json.dumps(counts.as_dict())}")
-    node.stop()  # writes the state dump
+    # SIGTERM makes anvil write the state dump; a big chain takes a while, so wait for it.
+    node.process.terminate()
+    node.process.wait(timeout=600)
+    node.stop()
     node = AnvilNode(extra_args=["--load-state", str(state)])
     return node, meta
 
