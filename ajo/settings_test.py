@@ -4,6 +4,9 @@ import os
 import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-insecure-key")
+# A developer's .env (make demo writes one) must not change the tests, nor the manage.py
+# subprocesses they start (those inherit this environment).
+os.environ["AJO_READ_DOTENV"] = "false"
 
 from ajo.settings import *  # noqa: F403
 from ajo.settings import DATABASES
