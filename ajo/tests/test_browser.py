@@ -1,10 +1,13 @@
 """The admin driven in headless Chromium against a live server, as a person would use it.
 
-Also refreshes docs/screenshots/*.png. Run with `pytest -m browser`.
+Screenshots go to $AJO_SCREENSHOTS_DIR (default: a temporary folder); the README's come from
+the demo's real data (docs/screenshots.py). Run with `pytest -m browser`.
 """
 
 import csv
 import io
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,7 +35,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("AJO_SCREENSHOTS_DIR") or tempfile.gettempdir()) / "ajo-browser"
 PASSWORD = "correct horse battery"
 
 
