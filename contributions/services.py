@@ -14,6 +14,7 @@ from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     GROUP_STATE_FIELDS,
+    IdCache,
     group_apply_derived_state,
     groups_by_id,
     user_ensure_many,
@@ -40,12 +41,17 @@ def _new_events(model, events: list[Event]) -> list[Event]:
     return fresh
 
 
-def _membership_ids(group_ids) -> dict[tuple[int, int], int]:
-    found = {}
-    for part in chunks(sorted(group_ids)):
+def _membership_ids(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """{(group id, user id): membership id} for the pairs that are memberships."""
+    cache = IdCache.active.memberships if IdCache.active is not None else {}
+    found = {pair: cache[pair] for pair in pairs if pair in cache}
+    unknown_groups = sorted({group_id for group_id, _ in pairs - found.keys()})
+    for part in chunks(unknown_groups):
         rows = Membership.objects.filter(group_id__in=part).values_list("id", "group_id", "user_id")
         for membership_id, group_id, user_id in rows:
-            found[(group_id, user_id)] = membership_id
+            cache[(group_id, user_id)] = membership_id
+            if (group_id, user_id) in pairs:
+                found[(group_id, user_id)] = membership_id
     return found
 
 
@@ -66,7 +72,7 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         addresses={event.member for event in events}, first_seen_block=events[0].block_number
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _membership_ids(groups)
+    memberships = _membership_ids({(event.group_id, users[event.member]) for event in events})
     by_membership: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -130,7 +136,7 @@ def payout_record_many(*, events: list[PayoutSent]) -> int:
         addresses={event.recipient for event in events}, first_seen_block=events[0].block_number
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _membership_ids(groups)
+    memberships = _membership_ids({(event.group_id, users[event.recipient]) for event in events})
     by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_token: dict[int, int] = defaultdict(int)
     membership_rows = []

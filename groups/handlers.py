@@ -16,6 +16,7 @@ handles("GroupCompleted", order=60)(services.group_record_completed_many)
 @on_revert(order=20)
 def groups_revert_above(context: RevertContext) -> None:
     """Undo groups, joins, starts and completions from orphaned blocks; rebuild totals."""
+    services.IdCache.clear()  # rows are about to be deleted
     block = context.block_number
     orphaned_groups = Group.objects.filter(created_block__gt=block)
     context.group_ids.update(

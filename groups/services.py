@@ -16,6 +16,28 @@ from ajo.db import bulk_insert, bulk_update, chunks, from_unix, save_fields
 from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from groups.models import Group, Membership, Token, User
 
+
+class IdCache:
+    """Ids of users and memberships seen during one sync run.
+
+    Ids never change and only a reorg revert deletes rows (it clears the cache), so within a
+    run the sync can skip looking them up again; a miss falls back to the database. Outside
+    a run (`active` is None) nothing is cached.
+    """
+
+    active: "IdCache | None" = None
+
+    def __init__(self):
+        self.users: dict[str, int] = {}
+        self.memberships: dict[tuple[int, int], int] = {}
+
+    @classmethod
+    def clear(cls) -> None:
+        if cls.active is not None:
+            cls.active.users.clear()
+            cls.active.memberships.clear()
+
+
 GROUP_STATE_FIELDS = [
     "status",
     "current_round",
@@ -28,11 +50,13 @@ def user_ensure_many(
     *, addresses: Iterable[str], first_seen_block: int | None = None
 ) -> dict[str, int]:
     """Return {address: user id}, creating a wallet user for each address not seen before."""
+    cache = IdCache.active.users if IdCache.active is not None else {}
     wanted = sorted(set(addresses))
-    ids: dict[str, int] = {}
-    for part in chunks(wanted):
+    ids: dict[str, int] = {address: cache[address] for address in wanted if address in cache}
+    unknown = [address for address in wanted if address not in ids]
+    for part in chunks(unknown):
         ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
-    missing = [address for address in wanted if address not in ids]
+    missing = [address for address in unknown if address not in ids]
     if missing:
         # password "!" is unusable: wallet users never log in with a password
         bulk_insert(
@@ -42,6 +66,7 @@ def user_ensure_many(
         )
         for part in chunks(missing):
             ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
+    cache.update(ids)
     return ids
 
 

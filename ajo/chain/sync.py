@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
@@ -34,6 +34,7 @@ from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import LockBusy, WriterLock
 from ajo.db import from_unix
 from ajo.models import BlockRecord, SyncState
+from groups.services import IdCache
 
 logger = logging.getLogger("ajo.sync")
 
@@ -46,6 +47,7 @@ _LIMIT_ERROR = re.compile(
 _LIMIT_CODES = {-32005, -32602, -32614}
 _GROW_AFTER = 3  # successful windows before the window doubles again
 TARGET_LOGS = 5_000
+PROBE_BLOCKS = 64
 
 
 class SyncError(Exception):
@@ -212,8 +214,12 @@ class Syncer:
         self.client = client
         self.chain_id = chain_id
         self.contract = contract
-        self.window_size = max(1, batch_blocks)
+        # Start with a short probe rather than the whole configured window: on a dense chain
+        # one 2,000-block getLogs can carry 100,000 logs, and nothing could be written while
+        # it downloads. Sparse windows double at once until they reach TARGET_LOGS logs.
+        self.window_size = max(1, min(batch_blocks, PROBE_BLOCKS))
         self.max_window = max(batch_blocks * 16, 1)
+        self._probing = True
         self.confirmations = confirmations
         self.progress = progress
         self.stop = stop or threading.Event()
@@ -279,6 +285,7 @@ class Syncer:
                 if (exc.code in _LIMIT_CODES or _LIMIT_ERROR.search(exc.message)) and last > first:
                     self.window_size = max(1, (last - first + 1) // 2)
                     self._successes = 0
+                    self._probing = False
                     logger.info(
                         "getLogs limit (%s): window now %d blocks", exc.message, self.window_size
                     )
@@ -318,6 +325,9 @@ class Syncer:
         if logs > 2 * TARGET_LOGS and blocks > 1:
             self.window_size = max(1, blocks * TARGET_LOGS // logs)
             self._successes = 0
+            self._probing = False
+        elif self._probing and logs < TARGET_LOGS // 2 and self.window_size < self.max_window:
+            self.window_size = min(self.window_size * 2, self.max_window)
         elif (
             self._successes >= _GROW_AFTER
             and logs < TARGET_LOGS
@@ -368,6 +378,11 @@ class Syncer:
         """Apply one window atomically. Returns its event count, or None on a reorg."""
         decoded = window.events
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Safe for an index: a server crash can lose the last commits, never split
+                # one, and the checkpoint is in the same transaction; sync redoes them.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             state = SyncState.objects.select_for_update().get(pk=1)
             if window.parent_hash is not None and state.last_block is not None:
                 if state.last_block != window.first - 1:
@@ -524,6 +539,7 @@ def run(
                 return SyncSummary(seconds=time.monotonic() - started)
         metrics.IS_WRITER.set(1)
         logger.info("holding the writer lock: indexing %s", to_checksum(contract))
+        IdCache.active = IdCache()  # ids seen during this run (cleared on revert)
         syncer = Syncer(
             client=client,
             chain_id=chain_id,
@@ -567,6 +583,7 @@ def run(
     except LockBusy as exc:
         raise SyncError(str(exc)) from None
     finally:
+        IdCache.active = None
         lock.release()
         metrics.IS_WRITER.set(0)
 
