@@ -16,6 +16,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 
 # HTTP statuses that mean "try again later"; a JSON-RPC error body under them is still transient.
@@ -229,7 +230,8 @@ class RpcClient:
 
         status = response.status_code
         try:
-            reply = response.json()
+            # orjson: a dense getLogs answer is tens of MB; it parses it ~3x faster than json
+            reply = orjson.loads(response.content)
         except ValueError:
             reply = None
 
