@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -38,6 +37,11 @@ from ajo.chain.deploy import deploy_contracts  # noqa: E402
 from ajo.chain.rpc import RpcClient  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
+PEAK_RSS_WRAPPER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print('peak-rss-kb', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+    "file=sys.stderr); sys.exit(code)"
+)
 PONDER = [
     ("Ponder 0.16.10 into PostgreSQL, empty RPC cache", 87.5, 1_317, 753),
     ("Ponder 0.16.10 into PGlite", 95.7, 1_204, 946),
@@ -163,10 +167,28 @@ def main() -> None:
         migrate = manage("migrate", "--noinput", env=env)
         assert migrate.returncode == 0, migrate.stderr
         started = time.perf_counter()
-        synced = manage("sync_chain", "--json", env=env)
+        # Through a small wrapper that reports its own child's peak RSS: this process's
+        # RUSAGE_CHILDREN would include anvil, which holds the whole chain in memory.
+        synced = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                PEAK_RSS_WRAPPER,
+                sys.executable,
+                "manage.py",
+                "sync_chain",
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
+        )
         wall = time.perf_counter() - started
         assert synced.returncode == 0, synced.stderr
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        peak_mb = int(synced.stderr.strip().splitlines()[-1].split()[-1]) / 1024
         summary = json.loads(synced.stdout.strip().splitlines()[-1])
         verified = manage("verify_chain", env=env)
         exact = verified.returncode == 0
