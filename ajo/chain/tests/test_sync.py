@@ -229,7 +229,8 @@ def test_transient_rpc_failures_are_retried(proxy, on_chain):
 
 
 @pytest.mark.django_db
-def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain):
+def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain, monkeypatch):
+    monkeypatch.setattr(sync, "TARGET_LOGS", 2)  # one-block windows: the node dies mid-run
     middle = (on_chain.deployment.block + on_chain.head()) // 2
     sync.run(to_block=middle, client=fast_client(proxy.url))
 
