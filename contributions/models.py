@@ -37,6 +37,12 @@ class Contribution(models.Model):
             models.Index(fields=["member", "block_number"], name="contribution_member_idx"),
             models.Index(fields=["group", "block_number"], name="contribution_group_block_idx"),
             models.Index(fields=["block_time"], name="contribution_time_idx"),
+            # "late only" lists in the admin and the API, newest first; partial: ~10% of rows
+            models.Index(
+                fields=["-block_number", "-log_index"],
+                condition=Q(is_late=True),
+                name="contribution_late_idx",
+            ),
         ]
 
     def __str__(self) -> str:
