@@ -176,6 +176,8 @@ EXPLORER_URL = env.str("EXPLORER_URL", default="").rstrip("/")
 
 # --- Web -----------------------------------------------------------------------------------
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+# The admin is the only place people log in: after a login without ?next=, go there.
+LOGIN_REDIRECT_URL = "/" + ADMIN_URL
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 

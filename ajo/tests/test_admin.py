@@ -51,6 +51,17 @@ def test_login_page_is_styled_without_internet(client):
 
 
 @pytest.mark.django_db
+def test_logging_in_on_the_login_page_lands_in_the_admin(client):
+    StaffFactory(username="bola")
+    response = client.post(
+        "/admin/login/", {"username": "bola", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.get("/")["Location"] == "/admin/"
+
+
+@pytest.mark.django_db
 def test_axes_locks_out_after_repeated_failures(client, settings):
     settings.AXES_FAILURE_LIMIT = 3
     StaffFactory(username="alice")
