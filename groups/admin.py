@@ -533,13 +533,8 @@ class GroupAdmin(ChainDerivedAdmin):
 
     @admin.action(description="Refresh from chain", permissions=["run_chain_actions"])
     def refresh_from_chain(self, request, queryset):
-        try:
-            from groups.services import group_refresh_from_chain
-        except ImportError:
-            self.message_user(
-                request, "Refreshing from the chain is not available yet.", messages.ERROR
-            )
-            return
+        from groups.services import group_refresh_from_chain
+
         for group_id in queryset.values_list("id", flat=True)[:100]:
             try:
                 group_refresh_from_chain(group_id=group_id)
@@ -552,13 +547,8 @@ class GroupAdmin(ChainDerivedAdmin):
 
     @admin.action(description="Verify against chain", permissions=["run_chain_actions"])
     def verify_against_chain(self, request, queryset):
-        try:
-            from ajo.chain.verify import verify_groups
-        except ImportError:
-            self.message_user(
-                request, "Verifying against the chain is not available yet.", messages.ERROR
-            )
-            return
+        from ajo.chain.verify import verify_groups
+
         group_ids = list(queryset.values_list("id", flat=True)[:500])
         try:
             differences = verify_groups(group_ids=group_ids)
