@@ -46,7 +46,12 @@ def test_strict_policy_on_ordinary_responses(client):
 
 
 @pytest.mark.django_db
-def test_admin_and_docs_get_only_their_extra_sources(client):
+def test_admin_and_docs_get_only_their_extra_sources(client, settings):
+    # No collectstatic in the tests: plain storage instead of the manifest one.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     admin = _directives(client.get("/admin/login/")["Content-Security-Policy"])
     assert admin["script-src"] == ["'self'", "'unsafe-eval'"]
     assert "'unsafe-inline'" not in admin["script-src"]

@@ -99,6 +99,7 @@ def test_cache_hits_and_misses_are_exposed(client):
 def test_one_scrape_covers_every_gunicorn_worker():
     env = migrated_env_for("prodmetrics", WEB_CONCURRENCY="3")
     with gunicorn_server(env=env) as server:
+        server.wait_for_workers(2)
 
         def hit(_):
             request = urllib.request.Request(server.url + "/missing/", headers={})

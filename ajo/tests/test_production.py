@@ -97,6 +97,24 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read().decode()
 
+    def wait_for_workers(self, count: int = 2, timeout: float = 30) -> None:
+        """The server answers as soon as one worker is up: wait until `count` have answered,
+        so that concurrent requests can spread over them."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        deadline = time.monotonic() + timeout
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while True:
+                answered = {
+                    line["process"]
+                    for line in self.log_lines()
+                    if line.get("logger") == "gunicorn.access" and line.get("path") == "/healthz"
+                }
+                if len(answered) >= count:
+                    return
+                assert time.monotonic() < deadline, f"only {len(answered)} worker(s) answered"
+                list(pool.map(lambda _: self.get("/healthz"), range(16)))
+
     def log_lines(self) -> list[dict]:
         lines = []
         for line in self.log_path.read_text(errors="replace").splitlines():
