@@ -4,6 +4,7 @@ The browser tests open the pages in Debian's Chromium and fail on any CSP violat
 reports (securitypolicyviolation events and console errors), then check the page rendered.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,11 @@ def admin_data(transactional_db):
 @pytest.fixture
 def page(_static_from_apps):
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: apt-get install chromium", pytrace=False)
+        # CI (AJO_REQUIRE_BROWSER=1) must run these; elsewhere they are skipped with the reason.
+        reason = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("AJO_REQUIRE_BROWSER"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
