@@ -36,14 +36,6 @@ def normalize_address(value: object) -> str:
     return lower
 
 
-def is_address(value: object) -> bool:
-    try:
-        normalize_address(value)
-    except InvalidAddress:
-        return False
-    return True
-
-
 def to_checksum(value: str | None) -> str | None:
     """Checksummed display form of a stored (lowercase) address; None stays None."""
     if value is None or value == "":

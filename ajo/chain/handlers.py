@@ -79,7 +79,3 @@ def revert_above(block_number: int) -> RevertContext:
     for _, hook in _revert_hooks:
         hook(context)
     return context
-
-
-def registered_events() -> list[str]:
-    return [name for name, _ in sorted(_handlers.items(), key=lambda item: item[1][0])]

@@ -15,14 +15,14 @@ from ajo.models import SyncState
 from groups.models import Group, Membership
 
 
-def _reader(client: RpcClient | None) -> tuple[ContractReader, SyncState | None]:
+def _reader(client: RpcClient | None) -> ContractReader:
     from ajo.chain.sync import contract_address
 
     client = client or RpcClient(settings.CHAIN_RPC_URL)
     state = SyncState.objects.filter(pk=1).first()
     # Compare against the chain as of the indexed block: later blocks are not expected yet.
     block = state.last_block if state and state.last_block is not None else "latest"
-    return ContractReader(client, contract_address(), block=block), state
+    return ContractReader(client, contract_address(), block=block)
 
 
 def _expected(view: GroupView) -> dict:
@@ -59,7 +59,7 @@ def verify_groups(
     *, group_ids: Iterable[int] | None = None, client: RpcClient | None = None
 ) -> list[str]:
     """Differences between the database and the chain for these groups (all when None)."""
-    reader, _state = _reader(client)
+    reader = _reader(client)
     groups = Group.objects.filter(source=Group.Source.EVENTS).select_related("token", "creator")
     if group_ids is not None:
         group_ids = sorted(set(group_ids))

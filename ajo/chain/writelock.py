@@ -7,17 +7,12 @@ hot standby waiting for it takes over without anyone cleaning up.
 
 import fcntl
 import os
-from contextlib import contextmanager
 
 import psycopg
 from django.db import connection
 
 # Arbitrary but fixed: every ajo process asks for the same advisory lock key.
 ADVISORY_LOCK_KEY = 0x616A6F5F73796E63  # "ajo_sync"
-
-
-class LockBusy(Exception):
-    """Another sync_chain holds the writer lock."""
 
 
 def _postgres_conninfo() -> str:
@@ -74,15 +69,3 @@ def _sqlite_lock_path() -> str | None:
     if name == ":memory:" or "mode=memory" in name:
         return None
     return f"{name}.sync-lock"
-
-
-@contextmanager
-def writer_lock():
-    """Hold the writer lock for the block, or raise LockBusy at once."""
-    lock = WriterLock()
-    try:
-        if not lock.try_acquire():
-            raise LockBusy("another sync_chain is already writing to this database")
-        yield lock
-    finally:
-        lock.release()
