@@ -31,7 +31,7 @@ from ajo.addresses import InvalidAddress, normalize_address, to_checksum
 from ajo.chain import handlers, metrics
 from ajo.chain.decode import DecodeError, blocks_without_timestamp, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
-from ajo.chain.writelock import LockBusy, WriterLock
+from ajo.chain.writelock import WriterLock
 from ajo.db import from_unix
 from ajo.models import BlockRecord, SyncState
 from groups.services import IdCache
@@ -437,7 +437,7 @@ class Syncer:
 
     def handle_reorg(self) -> None:
         state = SyncState.objects.get(pk=1)
-        ancestor, ancestor_hash = self.find_ancestor(state)
+        ancestor, _ = self.find_ancestor(state)
         depth = state.last_block - ancestor
         logger.warning(
             "reorg: block %s changed; reverting %d blocks to common ancestor %s",
@@ -446,13 +446,7 @@ class Syncer:
             ancestor,
         )
         with transaction.atomic():
-            state = SyncState.objects.select_for_update().get(pk=1)
-            handlers.revert_above(ancestor)
-            BlockRecord.objects.filter(number__gt=ancestor).delete()
-            state.last_block = ancestor if ancestor >= state.start_block else None
-            state.last_block_hash = ancestor_hash
-            record = BlockRecord.objects.filter(number=ancestor).first()
-            state.last_block_time = record.timestamp if record else None
+            state = rewind_checkpoint(to_block=ancestor)
             state.reorg_count += 1
             state.last_reorg_at = timezone.now()
             state.last_reorg_depth = depth
@@ -580,8 +574,6 @@ def run(
             last_run_finished_at=timezone.now(), last_run_events=summary.events
         )
         return summary
-    except LockBusy as exc:
-        raise SyncError(str(exc)) from None
     finally:
         IdCache.active = None
         lock.release()
@@ -610,28 +602,32 @@ def rewind_to(*, state: SyncState, from_block: int) -> None:
             f"{state.start_block}: use sync_chain --reindex to rebuild from an earlier block"
         )
     with transaction.atomic():
-        SyncState.objects.select_for_update().get(pk=1)
-        handlers.revert_above(from_block - 1)
-        BlockRecord.objects.filter(number__gte=from_block).delete()
-        record = BlockRecord.objects.filter(number__lt=from_block).order_by("-number").first()
-        # without a stored hash for the block before, the parent check starts at the next window
-        SyncState.objects.filter(pk=1).update(
-            last_block=from_block - 1 if from_block > state.start_block else None,
-            last_block_hash=record.hash if record and record.number == from_block - 1 else "",
-        )
+        rewind_checkpoint(to_block=from_block - 1)
 
 
 def reindex() -> None:
     """Forget every chain-derived row and the checkpoint; keep the (chain id, contract) guard."""
     with transaction.atomic():
-        state = SyncState.objects.select_for_update().filter(pk=1).first()
+        state = SyncState.objects.filter(pk=1).first()
         if state is None:
             return
-        handlers.revert_above(-1)
-        BlockRecord.objects.all().delete()
-        state.last_block = None
-        state.last_block_hash = ""
-        state.last_block_time = None
+        state = rewind_checkpoint(to_block=state.start_block - 1)
         state.total_events = 0
-        state.ahead_block = None
         state.save()
+
+
+def rewind_checkpoint(*, to_block: int) -> SyncState:
+    """Revert every row from blocks above `to_block` and move the checkpoint back there (to
+    "nothing indexed" below the start block). The one way back, for reorgs, --from-block and
+    --reindex alike. Call inside a transaction; returns the locked, saved state."""
+    state = SyncState.objects.select_for_update().get(pk=1)
+    handlers.revert_above(to_block)
+    BlockRecord.objects.filter(number__gt=to_block).delete()
+    # Without a stored hash for that block, the parent check starts with the next window.
+    record = BlockRecord.objects.filter(number=to_block).first()
+    state.last_block = to_block if to_block >= state.start_block else None
+    state.last_block_hash = record.hash if record else ""
+    state.last_block_time = record.timestamp if record else None
+    state.ahead_block = None  # rows ingested ahead were above `to_block`: reverted too
+    state.save()
+    return state

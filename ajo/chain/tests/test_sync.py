@@ -364,3 +364,19 @@ def test_verify_lists_every_difference(on_chain):
     assert any("the contract holds" in line for line in differences)
     with pytest.raises(CommandError, match="difference"):
         call_command("verify_chain")
+
+
+@pytest.mark.django_db
+def test_from_block_reindexes_from_there_and_refuses_a_gap(on_chain):
+    sync.run()
+    full = database_snapshot()
+    middle = (on_chain.deployment.block + on_chain.head()) // 2
+
+    again = sync.run(from_block=middle)
+
+    assert again.from_block == middle
+    assert 0 < again.events < sum(on_chain.log_counts().values())
+    assert database_snapshot() == full
+    assert verify_groups() == []
+    with pytest.raises(sync.SyncError, match="would skip blocks"):
+        sync.run(from_block=on_chain.head() + 5)
