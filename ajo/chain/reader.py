@@ -103,44 +103,40 @@ class ContractReader:
         """The group as the contract sees it, or None when the contract has no such group."""
         return self.get_groups([group_id]).get(group_id)
 
-    def get_groups(
-        self, group_ids: Iterable[int], *, batch_size: int = 200
-    ) -> dict[int, GroupView]:
-        ids = list(group_ids)
-        views: dict[int, GroupView] = {}
-        for start in range(0, len(ids), batch_size):
-            part = ids[start : start + batch_size]
-            calls = [self._call(GET_GROUP + _word(group_id)) for group_id in part]
-            results = self.client.batch(calls, return_errors=True)
-            for group_id, result in zip(part, results, strict=True):
-                if isinstance(result, RpcError):
-                    if _is_group_not_found(result):
-                        continue
-                    raise result
-                values = decode(_GROUP_TYPES, bytes.fromhex(result[2:]))
-                views[group_id] = GroupView(group_id, *values)
-        return views
+    def get_groups(self, group_ids: Iterable[int]) -> dict[int, GroupView]:
+        """getGroup for each id, batched; ids the contract does not have are left out."""
+        return self._per_group(
+            GET_GROUP,
+            group_ids,
+            lambda group_id, raw: GroupView(group_id, *decode(_GROUP_TYPES, raw)),
+        )
 
     def get_members(self, group_id: int) -> list[str]:
         return self.get_members_many([group_id]).get(group_id, [])
 
-    def get_members_many(
-        self, group_ids: Iterable[int], *, batch_size: int = 200
-    ) -> dict[int, list[str]]:
+    def get_members_many(self, group_ids: Iterable[int]) -> dict[int, list[str]]:
+        """getMembers for each id (lowercase addresses, rotation order), batched."""
+        return self._per_group(
+            GET_MEMBERS,
+            group_ids,
+            lambda _, raw: [address.lower() for address in decode(["address[]"], raw)[0]],
+        )
+
+    def _per_group(self, selector: str, group_ids: Iterable[int], parse, batch_size: int = 200):
+        """Call a `(uint256 groupId)` view for many groups in batched requests."""
         ids = list(group_ids)
-        members: dict[int, list[str]] = {}
+        found = {}
         for start in range(0, len(ids), batch_size):
             part = ids[start : start + batch_size]
-            calls = [self._call(GET_MEMBERS + _word(group_id)) for group_id in part]
+            calls = [self._call(selector + _word(group_id)) for group_id in part]
             results = self.client.batch(calls, return_errors=True)
             for group_id, result in zip(part, results, strict=True):
                 if isinstance(result, RpcError):
                     if _is_group_not_found(result):
                         continue
                     raise result
-                (addresses,) = decode(["address[]"], bytes.fromhex(result[2:]))
-                members[group_id] = [address.lower() for address in addresses]
-        return members
+                found[group_id] = parse(group_id, bytes.fromhex(result[2:]))
+        return found
 
     def has_contributed_many(
         self, checks: list[tuple[int, int, str]], *, batch_size: int = 500
