@@ -4,26 +4,16 @@ import pytest
 from django.contrib.auth.models import Group as Role
 from django.urls import reverse
 
-from ajo.chain import simulate, sync
-from ajo.chain.tests.chainkit import point_settings_at, start_chain
+from ajo.chain import sync
+from ajo.chain.tests.chainkit import point_settings_at, private_chain
 from groups.models import Group
 from groups.tests.factories import StaffFactory
 
 
 @pytest.fixture(scope="module")
 def chain():
-    chain = start_chain()
-    simulate.run(
-        rpc_url=chain.url,
-        ajo_address=chain.deployment.ajo,
-        token_address=chain.deployment.token,
-        groups=4,
-        members=3,
-        rounds=3,
-        seed=5,
-    )
-    yield chain
-    chain.node.stop()
+    with private_chain(groups=4, members=3, rounds=3, seed=5) as chain:
+        yield chain
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chain.decode import decode_logs
-from ajo.chain.tests.chainkit import AMOUNT, point_settings_at, start_chain
+from ajo.chain.tests.chainkit import AMOUNT, private_chain, rewound
 from ajo.selectors import cache_stats
 from groups.models import Group, Membership, Token, User
 from groups.services import (
@@ -20,18 +20,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def chain():
-    chain = start_chain()
-    chain.fund(*chain.accounts[:4])
-    yield chain
-    chain.node.stop()
+    with private_chain() as chain:
+        chain.fund(*chain.accounts[:4])
+        yield chain
 
 
 @pytest.fixture
 def on_chain(chain, settings):
-    snapshot = chain.snapshot()
-    point_settings_at(settings, chain)
-    yield chain
-    chain.revert(snapshot)
+    with rewound(chain, settings):
+        yield chain
     chain.rpc.call("evm_setAutomine", [True])
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -94,6 +95,43 @@ def start_chain() -> Chain:
     except BaseException:
         node.stop()
         raise
+
+
+@contextmanager
+def private_chain(
+    *, groups: int = 0, members: int = 3, rounds: int = 3, seed: int = 0, late_ratio: float = 0.1
+):
+    """A private anvil with the contracts and, when `groups`, simulated activity; always
+    stopped. Module-scoped fixtures wrap it."""
+    chain = start_chain()
+    try:
+        if groups:
+            from ajo.chain import simulate
+
+            simulate.run(
+                rpc_url=chain.url,
+                ajo_address=chain.deployment.ajo,
+                token_address=chain.deployment.token,
+                groups=groups,
+                members=members,
+                rounds=rounds,
+                seed=seed,
+                late_ratio=late_ratio,
+            )
+        yield chain
+    finally:
+        chain.node.stop()
+
+
+@contextmanager
+def rewound(chain: Chain, settings_fixture):
+    """The chain as it is now, rewound afterwards; settings point at it meanwhile."""
+    snapshot = chain.snapshot()
+    point_settings_at(settings_fixture, chain)
+    try:
+        yield chain
+    finally:
+        chain.revert(snapshot)
 
 
 def point_settings_at(settings_fixture, chain: Chain, *, rpc_url: str | None = None) -> None:

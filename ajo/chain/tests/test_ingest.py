@@ -10,7 +10,12 @@ from ajo.chain.ingest import (
     TxPending,
     ingest_transaction,
 )
-from ajo.chain.tests.chainkit import AMOUNT, database_snapshot, point_settings_at, start_chain
+from ajo.chain.tests.chainkit import (
+    AMOUNT,
+    database_snapshot,
+    private_chain,
+    rewound,
+)
 from ajo.chain.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution
@@ -19,17 +24,14 @@ from groups.models import Group
 
 @pytest.fixture(scope="module")
 def chain():
-    chain = start_chain()
-    yield chain
-    chain.node.stop()
+    with private_chain() as chain:
+        yield chain
 
 
 @pytest.fixture
 def on_chain(chain, settings):
-    snapshot = chain.snapshot()
-    point_settings_at(settings, chain)
-    yield chain
-    chain.revert(snapshot)
+    with rewound(chain, settings):
+        yield chain
 
 
 def tx_hash(receipt) -> str:

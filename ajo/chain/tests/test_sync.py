@@ -6,14 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ajo.chain import simulate, sync
+from ajo.chain import sync
 from ajo.chain.deploy import deploy_contracts
 from ajo.chain.rpc import RpcClient
 from ajo.chain.tests.chainkit import (
     AMOUNT,
     database_snapshot,
-    point_settings_at,
-    start_chain,
+    private_chain,
+    rewound,
 )
 from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.chain.verify import verify_groups
@@ -25,28 +25,15 @@ from groups.models import Group, Membership, Token, User
 
 @pytest.fixture(scope="module")
 def chain():
-    chain = start_chain()
-    simulate.run(
-        rpc_url=chain.url,
-        ajo_address=chain.deployment.ajo,
-        token_address=chain.deployment.token,
-        groups=8,
-        members=4,
-        rounds=4,
-        seed=3,
-        late_ratio=0.25,
-    )
-    yield chain
-    chain.node.stop()
+    with private_chain(groups=8, members=4, rounds=4, seed=3, late_ratio=0.25) as chain:
+        yield chain
 
 
 @pytest.fixture
 def on_chain(chain, settings):
     """The simulated chain, rewound after the test; settings point at it."""
-    snapshot = chain.snapshot()
-    point_settings_at(settings, chain)
-    yield chain
-    chain.revert(snapshot)
+    with rewound(chain, settings):
+        yield chain
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from ajo.chain import simulate, sync
+from ajo.chain import sync
 from ajo.chain.tests.chainkit import (
     OutputWatcher,
     database_snapshot,
     kill,
     manage,
-    point_settings_at,
-    start_chain,
+    private_chain,
+    rewound,
 )
 from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.chain.verify import verify_groups
@@ -26,26 +26,14 @@ POLL = 0.5
 
 @pytest.fixture(scope="module")
 def chain():
-    chain = start_chain()
-    simulate.run(
-        rpc_url=chain.url,
-        ajo_address=chain.deployment.ajo,
-        token_address=chain.deployment.token,
-        groups=10,
-        members=4,
-        rounds=4,
-        seed=11,
-    )
-    yield chain
-    chain.node.stop()
+    with private_chain(groups=10, members=4, rounds=4, seed=11) as chain:
+        yield chain
 
 
 @pytest.fixture
 def on_chain(chain, settings):
-    snapshot = chain.snapshot()
-    point_settings_at(settings, chain)
-    yield chain
-    chain.revert(snapshot)
+    with rewound(chain, settings):
+        yield chain
 
 
 def wait_for(condition, *, timeout: float, every: float = 0.05):
