@@ -1,3 +1,17 @@
 """Shared test fixtures: the anvil node and the deployed contracts (ajo.chain.testing)."""
 
+import pytest
+
 pytest_plugins = ["ajo.chain.testing"]
+
+
+@pytest.fixture
+def admin_roles(django_db_blocker):
+    """The viewer and operator roles. A data migration creates them, but a transactional test
+    elsewhere may have flushed the tables since."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)

@@ -8,24 +8,10 @@ from django.urls import reverse
 from groups.models import User
 from groups.tests.factories import GroupFactory, StaffFactory, UserFactory
 
-PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-
 
 @pytest.fixture(autouse=True)
-def _plain_static(settings):
-    # The tests do not run collectstatic; the manifest storage would have nothing to look up.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
-
-
-@pytest.fixture(autouse=True)
-def _roles(django_db_blocker):
-    """Roles come from a data migration; a transactional test elsewhere may have flushed them."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    with django_db_blocker.unblock():
-        import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
+def _roles(admin_roles):
+    pass
 
 
 def staff_in(role: str) -> User:

@@ -41,22 +41,12 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(autouse=True)
 def _static_from_apps(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     settings.WHITENOISE_USE_FINDERS = True
 
 
 @pytest.fixture(autouse=True)
-def _roles(django_db_blocker):
-    """Roles come from a data migration; a transactional test elsewhere may have flushed them."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    with django_db_blocker.unblock():
-        import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
+def _roles(admin_roles):
+    pass
 
 
 @pytest.fixture

@@ -48,11 +48,6 @@ def test_strict_policy_on_ordinary_responses(client):
 
 @pytest.mark.django_db
 def test_admin_and_docs_get_only_their_extra_sources(client, settings):
-    # No collectstatic in the tests: plain storage instead of the manifest one.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     admin = _directives(client.get("/admin/login/")["Content-Security-Policy"])
     assert admin["script-src"] == ["'self'", "'unsafe-eval'"]
     assert "'unsafe-inline'" not in admin["script-src"]
@@ -88,14 +83,6 @@ def test_admin_url_moves_the_admin():
 
 
 @pytest.fixture
-def _static_from_apps(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
 def admin_data(transactional_db):
     # Created before the browser starts: Playwright's sync API runs an event loop, and Django
     # refuses database calls from a thread that has one.
@@ -104,7 +91,7 @@ def admin_data(transactional_db):
 
 
 @pytest.fixture
-def page(_static_from_apps):
+def page():
     if not Path(CHROMIUM).exists():
         # CI (AJO_REQUIRE_BROWSER=1) must run these; elsewhere they are skipped with the reason.
         reason = "Debian's chromium is not installed (apt-get install chromium)"

@@ -10,14 +10,8 @@ from ajo.addresses import to_checksum
 from contributions.tests.factories import ContributionFactory
 from groups.tests.factories import GroupFactory, StaffFactory, TokenFactory, UserFactory
 
-PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 LIST = "/admin/contributions/contribution/"
 BIG = 2**200 + 7  # far above what a float or a 64-bit integer holds
-
-
-@pytest.fixture(autouse=True)
-def _plain_static(settings):
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
 
 
 @pytest.fixture

@@ -14,23 +14,10 @@ from groups.tests.factories import (
     UserFactory,
 )
 
-PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-
 
 @pytest.fixture(autouse=True)
-def _plain_static(settings):
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": PLAIN_STATIC}
-
-
-@pytest.fixture(autouse=True)
-def _roles(django_db_blocker):
-    """Roles come from a data migration; a transactional test elsewhere may have flushed them."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    with django_db_blocker.unblock():
-        import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
+def _roles(admin_roles):
+    pass
 
 
 @pytest.fixture

@@ -17,16 +17,7 @@ def chain():
 
 
 @pytest.fixture
-def operator_client(client, chain, settings):
-    from importlib import import_module
-
-    from django.apps import apps
-
-    import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def operator_client(client, chain, settings, admin_roles):
     point_settings_at(settings, chain)
     sync.run()
     operator = StaffFactory()

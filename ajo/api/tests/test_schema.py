@@ -60,11 +60,6 @@ def test_every_operation_documents_the_error_envelope(schema):
 
 
 def test_swagger_ui_is_served_without_internet(client, settings):
-    # Production serves the collected, hashed files (collectstatic); tests use the app dirs.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
