@@ -61,18 +61,29 @@ def _add(totals: dict, key, amount: int) -> None:
     entry[1] += 1
 
 
-def contribution_record_many(*, events: list[ContributionMade]) -> int:
-    """Record contributions not seen before and add them to every total. Returns how many."""
+def _load_context(model, events: list[Event], who: str):
+    """What both event kinds need: the new events, {address: user id} for their `who`
+    addresses, the groups they touch and {(group, user): membership id}. None if none is new."""
+    events = _new_events(model, events) if events else []
     if not events:
-        return 0
-    events = _new_events(Contribution, events)
-    if not events:
-        return 0
+        return None
     users = user_ensure_many(
-        addresses={event.member for event in events}, first_seen_block=events[0].block_number
+        addresses={getattr(event, who) for event in events},
+        first_seen_block=events[0].block_number,
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _membership_ids({(event.group_id, users[event.member]) for event in events})
+    memberships = _membership_ids(
+        {(event.group_id, users[getattr(event, who)]) for event in events}
+    )
+    return events, users, groups, memberships
+
+
+def contribution_record_many(*, events: list[ContributionMade]) -> int:
+    """Record contributions not seen before and add them to every total. Returns how many."""
+    context = _load_context(Contribution, events, "member")
+    if context is None:
+        return 0
+    events, users, groups, memberships = context
     by_membership: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -127,16 +138,10 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
 
 def payout_record_many(*, events: list[PayoutSent]) -> int:
     """Record payouts not seen before: pot to the recipient, round closed. Returns how many."""
-    if not events:
+    context = _load_context(Payout, events, "recipient")
+    if context is None:
         return 0
-    events = _new_events(Payout, events)
-    if not events:
-        return 0
-    users = user_ensure_many(
-        addresses={event.recipient for event in events}, first_seen_block=events[0].block_number
-    )
-    groups = groups_by_id({event.group_id for event in events})
-    memberships = _membership_ids({(event.group_id, users[event.recipient]) for event in events})
+    events, users, groups, memberships = context
     by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_token: dict[int, int] = defaultdict(int)
     membership_rows = []
