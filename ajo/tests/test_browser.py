@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group as Role
 
+from ajo.tests.browser import ARGS, CHROMIUM, require_chromium
 from contributions.tests.factories import ContributionFactory, PayoutFactory
 from groups.models import Group
 from groups.tests.factories import (
@@ -26,15 +27,6 @@ from groups.tests.factories import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(os.environ.get("AJO_SCREENSHOTS_DIR") or tempfile.gettempdir()) / "ajo-browser"
 PASSWORD = "correct horse battery"
 
@@ -54,12 +46,7 @@ def browser(monkeypatch):
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes
     # meanwhile are ordinary blocking calls, which Django must be told are fine here.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).exists():
-        # CI (AJO_REQUIRE_BROWSER=1) must run these; elsewhere they are skipped with the reason.
-        reason = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("AJO_REQUIRE_BROWSER"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -4,18 +4,15 @@ The browser tests open the pages in Debian's Chromium and fail on any CSP violat
 reports (securitypolicyviolation events and console errors), then check the page rendered.
 """
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
+from ajo.tests.browser import ARGS, CHROMIUM, require_chromium
 from groups.tests.factories import GroupFactory, StaffFactory
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct horse battery"  # StaffFactory's
 
 # Collects violations from the moment the document starts, before any script of the page.
@@ -92,12 +89,7 @@ def admin_data(transactional_db):
 
 @pytest.fixture
 def page():
-    if not Path(CHROMIUM).exists():
-        # CI (AJO_REQUIRE_BROWSER=1) must run these; elsewhere they are skipped with the reason.
-        reason = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("AJO_REQUIRE_BROWSER"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -154,17 +154,22 @@ def test_autocomplete_finds_a_group_by_id(admin_client, circle):
 
 
 @pytest.mark.django_db
-def test_chain_actions_report_as_messages(admin_client, circle):
+def test_chain_actions_report_a_failure_as_a_message(admin_client, circle, settings):
+    settings.AJO_CONTRACT_ADDRESS = ""  # no chain configured: both actions must say so
     operator = StaffFactory()
     operator.groups.set([Role.objects.get(name="operator")])
     admin_client.force_login(operator)
-    for action in ("refresh_from_chain", "verify_against_chain"):
+    group_id = circle["group"].id
+    expected = {
+        "refresh_from_chain": f"Group #{group_id}: refresh failed: AJO_CONTRACT_ADDRESS is not set",
+        "verify_against_chain": "Verification failed: AJO_CONTRACT_ADDRESS is not set",
+    }
+    for action, text in expected.items():
         response = admin_client.post(
             reverse("admin:groups_group_changelist"),
-            {"action": action, "index": 0, "_selected_action": [circle["group"].id]},
+            {"action": action, "index": 0, "_selected_action": [group_id]},
             follow=True,
         )
         assert response.status_code == 200
         messages = [str(m) for m in response.context["messages"]]
-        # No node runs in this test: each action says what happened instead of a 500.
-        assert messages, action
+        assert any(message.startswith(text) for message in messages), (action, messages)
