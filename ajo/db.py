@@ -2,15 +2,15 @@
 
 Django's bulk_create/bulk_update build one giant parameterised statement, which psycopg then
 rewrites on the client; at tens of thousands of rows that costs seconds. These helpers stream
-rows with COPY on PostgreSQL (into the table, or into a temporary table joined by one UPDATE)
-and use executemany on SQLite, where the sqlite3 module loops in C. Rows are plain tuples.
+rows with COPY on PostgreSQL (inserts) or send them as one array per column to a single
+UPDATE … FROM unnest(…), and use executemany on SQLite, where the sqlite3 module loops in C.
+Rows are plain tuples.
 
 Uint256 columns: PostgreSQL takes Python ints as numeric; SQLite gets the zero-padded text
 form, and `uint256_add` (registered on every SQLite connection) adds two of them exactly.
 """
 
 import functools
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,7 +20,6 @@ from django.db import connection, models
 from ajo.fields import Uint256Field, parse_uint256
 
 T = TypeVar("T")
-_temp_names = itertools.count(1)
 _WIDTH = 78
 
 
@@ -187,21 +186,18 @@ def bulk_update(
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            temp = f"ajo_rows_{next(_temp_names)}"
-            definitions = ", ".join(
-                [f"pk {pk.db_type(connection)}"]
-                + [f"c{i} {field.db_type(connection)}" for i, field in enumerate(fields)]
-            )
-            raw = cursor.cursor
-            raw.execute(f"CREATE TEMPORARY TABLE {temp} ({definitions})")
-            with raw.copy(f"COPY {temp} FROM STDIN") as copy:
-                _copy_rows(copy, rows, [pk, *fields])
+            # One statement, the rows as one array per column: no temporary table (its
+            # catalog writes cost more than the update on small batches) and no per-row
+            # parameters. psycopg sends the arrays in binary.
+            columns = [pk, *fields]
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
+            names = ", ".join(["pk", *(f"c{i}" for i in range(len(fields)))])
             sets = ", ".join(target(field, f"u.c{i}") for i, field in enumerate(fields))
-            raw.execute(
-                f"UPDATE {table} SET {sets} FROM {temp} u "  # noqa: S608
-                f"WHERE {table}.{_column(pk)} = u.pk"
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
+                f"WHERE {table}.{_column(pk)} = u.pk",
+                [list(column) for column in zip(*rows, strict=True)],
             )
-            raw.execute(f"DROP TABLE {temp}")
         else:
             sets = ", ".join(target(field, "%s") for field in fields)
             prepared = _prepare(((*row[1:], row[0]) for row in rows), [*fields, pk])

@@ -1,4 +1,17 @@
-"""Contributions into rounds and payouts out of them, one row per contract event."""
+"""Contributions into rounds and payouts out of them, one row per contract event.
+
+These are the big tables (one row per event, millions on a busy contract), written only by
+the sync and tx ingest, in bulk. Two choices keep those writes cheap:
+- An event is keyed by where it sits in the chain, (block number, log index): unique in a
+  chain, and the same index serves "newest first". A text (tx hash, log index) key cost a
+  third of every insert; tx hash lookups go through a small hash index on PostgreSQL
+  (migration 0004).
+- The foreign keys to groups and users are not database constraints (`db_constraint=False`):
+  a constraint checks every inserted row one by one at commit, about a second per 100,000
+  events. The sync writes parents before children in the same transaction and reverts children
+  before parents; `verify_chain` reports any row whose group or user is missing. Django still
+  follows the relations (joins, admin links, cascading deletes).
+"""
 
 from django.conf import settings
 from django.db import models
@@ -8,11 +21,20 @@ from ajo.fields import Uint256Field
 
 
 class Contribution(models.Model):
+    # No separate index on group or member: the composite indexes below start with them.
     group = models.ForeignKey(
-        "groups.Group", on_delete=models.CASCADE, related_name="contributions"
+        "groups.Group",
+        on_delete=models.CASCADE,
+        related_name="contributions",
+        db_constraint=False,
+        db_index=False,
     )
     member = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contributions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="contributions",
+        db_constraint=False,
+        db_index=False,
     )
     round = models.PositiveIntegerField()
     amount = Uint256Field()
@@ -25,7 +47,9 @@ class Contribution(models.Model):
     class Meta:
         ordering = ["-block_number", "-log_index"]
         constraints = [
-            models.UniqueConstraint(fields=["tx_hash", "log_index"], name="contribution_log_uniq"),
+            models.UniqueConstraint(
+                fields=["block_number", "log_index"], name="contribution_log_uniq"
+            ),
             models.UniqueConstraint(
                 fields=["group", "round", "member"], name="contribution_once_per_round"
             ),
@@ -33,7 +57,6 @@ class Contribution(models.Model):
             models.CheckConstraint(condition=Q(round__gte=1), name="contribution_round_gte_1"),
         ]
         indexes = [
-            models.Index(fields=["block_number", "log_index"], name="contribution_block_idx"),
             models.Index(fields=["member", "block_number"], name="contribution_member_idx"),
             models.Index(fields=["group", "block_number"], name="contribution_group_block_idx"),
             models.Index(fields=["block_time"], name="contribution_time_idx"),
@@ -50,9 +73,19 @@ class Contribution(models.Model):
 
 
 class Payout(models.Model):
-    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="payouts")
+    group = models.ForeignKey(
+        "groups.Group",
+        on_delete=models.CASCADE,
+        related_name="payouts",
+        db_constraint=False,
+        db_index=False,
+    )
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payouts",
+        db_constraint=False,
+        db_index=False,
     )
     round = models.PositiveIntegerField()
     amount = Uint256Field()
@@ -64,13 +97,12 @@ class Payout(models.Model):
     class Meta:
         ordering = ["-block_number", "-log_index"]
         constraints = [
-            models.UniqueConstraint(fields=["tx_hash", "log_index"], name="payout_log_uniq"),
+            models.UniqueConstraint(fields=["block_number", "log_index"], name="payout_log_uniq"),
             models.UniqueConstraint(fields=["group", "round"], name="payout_group_round_uniq"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_gt_0"),
             models.CheckConstraint(condition=Q(round__gte=1), name="payout_round_gte_1"),
         ]
         indexes = [
-            models.Index(fields=["block_number", "log_index"], name="payout_block_idx"),
             models.Index(fields=["recipient", "block_number"], name="payout_recipient_idx"),
         ]
 

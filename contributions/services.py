@@ -1,21 +1,22 @@
 """Writes for contributions and payouts, batch-first and idempotent.
 
 New events are told from known ones with one indexed query over the batch's block range
-(unique key: tx hash + log index), inserted in one COPY (PostgreSQL) or executemany (SQLite),
+(unique key: block number + log index), inserted in one COPY (PostgreSQL) or executemany (SQLite),
 and their amounts added to the totals of the groups, memberships, users and tokens they touch
 with one set-based UPDATE per table.
 """
 
 from collections import defaultdict
 
-from ajo.db import bulk_insert, bulk_update, chunks, from_unix, save_fields
+from ajo.db import bulk_insert, bulk_update, chunks, from_unix
 from ajo.events import ContributionMade, Event, PayoutSent
 from contributions.models import Contribution, Payout
-from groups.models import Group, Membership, Token, User
+from groups.models import Membership, Token, User
 from groups.services import (
     GROUP_STATE_FIELDS,
     IdCache,
     group_apply_derived_state,
+    group_save_many,
     groups_by_id,
     user_ensure_many,
 )
@@ -24,17 +25,18 @@ _EVENT_COLUMNS = ["tx_hash", "log_index", "block_number", "block_time"]
 
 
 def _new_events(model, events: list[Event]) -> list[Event]:
-    """Events whose (tx hash, log index) is not stored yet, without duplicates."""
+    """Events whose place in the chain (block, log index) is not stored yet, without
+    duplicates."""
     low = min(event.block_number for event in events)
     high = max(event.block_number for event in events)
     known = set(
         model.objects.filter(block_number__gte=low, block_number__lte=high).values_list(
-            "tx_hash", "log_index"
+            "block_number", "log_index"
         )
     )
     fresh = []
     for event in events:
-        key = (event.tx_hash, event.log_index)
+        key = (event.block_number, event.log_index)
         if key not in known:
             known.add(key)
             fresh.append(event)
@@ -126,8 +128,8 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
     )
     for group in groups.values():
         group_apply_derived_state(group)
-    save_fields(
-        Group, groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
+    group_save_many(
+        groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
     )
     totals = ["total_contributed", "contribution_count"]
     bulk_update(Membership, totals, [(k, *v) for k, v in by_membership.items()], add=True)
@@ -171,7 +173,7 @@ def payout_record_many(*, events: list[PayoutSent]) -> int:
     bulk_insert(Payout, ["group", "recipient", "round", "amount", *_EVENT_COLUMNS], rows)
     for group in groups.values():
         group_apply_derived_state(group)
-    save_fields(Group, groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
+    group_save_many(groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
     bulk_update(Membership, ["payout_round", "payout_amount"], membership_rows)
     bulk_update(
         User, ["total_received", "payout_count"], [(k, *v) for k, v in by_user.items()], add=True

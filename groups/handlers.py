@@ -2,7 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q
 
-from ajo.chain.handlers import RevertContext, handles, on_after_window, on_revert
+from ajo.chain.handlers import RevertContext, handles, on_after_window, on_revert, window_scope
 from ajo.chain.reader import ContractReader
 from groups import services
 from groups.models import Group, Membership, Token, User
@@ -11,6 +11,7 @@ handles("GroupCreated", order=10)(services.group_record_created_many)
 handles("MemberJoined", order=20)(services.membership_record_joined_many)
 handles("GroupStarted", order=30)(services.group_record_started_many)
 handles("GroupCompleted", order=60)(services.group_record_completed_many)
+window_scope(services.group_window)
 
 
 @on_revert(order=20)

@@ -7,7 +7,8 @@ Applying the same batch twice changes nothing. Callers hold the write lock (see
 `ajo.chain.writelock`) and a transaction.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import transaction
@@ -36,6 +37,49 @@ class IdCache:
         if cls.active is not None:
             cls.active.users.clear()
             cls.active.memberships.clear()
+
+
+class WindowGroups:
+    """The groups one batch of events touches, shared by every handler of the batch.
+
+    Each event type's handler used to load the groups it touches and write them back; in a
+    batch with groups created, joined, paid into and paid out, that was up to six loads and
+    six writes of the same rows. Within `group_window()` they are loaded once, changed in
+    memory by each handler, and written back in one statement when all handlers succeeded.
+    Nothing reads group rows with SQL in between, so deferring the write changes nothing.
+    """
+
+    active: "WindowGroups | None" = None
+
+    def __init__(self):
+        self.loaded: dict[int, Group] = {}
+        self.changed: dict[int, Group] = {}
+        self.fields: set[str] = set()
+
+    def flush(self) -> None:
+        save_fields(Group, self.changed.values(), sorted(self.fields))
+
+
+@contextmanager
+def group_window() -> Iterator[WindowGroups]:
+    WindowGroups.active = window = WindowGroups()
+    try:
+        yield window
+        window.flush()  # not reached when a handler raised: the transaction rolls back
+    finally:
+        WindowGroups.active = None
+
+
+def group_save_many(groups: Iterable[Group], fields: list[str]) -> None:
+    """Write back `fields` of changed groups: at the end of the batch inside a group window,
+    at once outside one."""
+    window = WindowGroups.active
+    if window is None:
+        save_fields(Group, groups, fields)
+        return
+    for group in groups:
+        window.changed[group.id] = group
+    window.fields.update(fields)
 
 
 GROUP_STATE_FIELDS = [
@@ -118,10 +162,15 @@ def group_apply_derived_state(group: Group) -> None:
 
 
 def groups_by_id(group_ids: Iterable[int]) -> dict[int, Group]:
+    """{id: group} for the ids that exist; inside a group window, the window's shared rows."""
+    window = WindowGroups.active
+    loaded = window.loaded if window is not None else {}
     ids = sorted(set(group_ids))
-    found: dict[int, Group] = {}
-    for part in chunks(ids):
+    found: dict[int, Group] = {i: loaded[i] for i in ids if i in loaded}
+    for part in chunks([i for i in ids if i not in found]):
         found.update((group.id, group) for group in Group.objects.filter(id__in=part))
+    if window is not None:
+        loaded.update(found)
     return found
 
 
@@ -180,7 +229,7 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
         group_apply_derived_state(group)
         converted.append(group)
     bulk_insert(Group, ["id", *_CREATED_FIELDS], new_rows)
-    save_fields(Group, converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS])
+    group_save_many(converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS])
     bulk_update(Token, ["group_count"], list(new_by_token.items()), add=True)
     return len(new_rows) + len(converted)
 
@@ -238,7 +287,7 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
     )
     for group_id in touched:
         group_apply_derived_state(groups[group_id])
-    save_fields(Group, [groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
+    group_save_many([groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
     bulk_update(User, ["group_count"], list(joined_users.items()), add=True)
     return len(new_rows)
 
@@ -264,7 +313,7 @@ def group_record_started_many(*, events: list[GroupStarted]) -> int:
         group.started_block = event.block_number
         group_apply_derived_state(group)
         changed.append(group)
-    save_fields(Group, changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
+    group_save_many(changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
     return len(changed)
 
 
@@ -281,7 +330,7 @@ def group_record_completed_many(*, events: list[GroupCompleted]) -> int:
         group.completed_at = from_unix(event.block_time)
         group_apply_derived_state(group)
         changed.append(group)
-    save_fields(Group, changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
+    group_save_many(changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
     return len(changed)
 
 

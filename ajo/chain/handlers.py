@@ -7,7 +7,9 @@ event type at a time in that order gives the same state as applying the logs one
 (every total is a sum, every state flag is set once).
 """
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from ajo.events import Event
@@ -28,6 +30,7 @@ class RevertContext:
 _handlers: dict[str, tuple[int, BatchHandler]] = {}
 _revert_hooks: list[tuple[int, Callable[[RevertContext], None]]] = []
 _after_window_hooks: list[Callable] = []
+_window_scopes: list[Callable[[], AbstractContextManager]] = []
 
 
 def handles(event_name: str, *, order: int):
@@ -60,6 +63,15 @@ def on_after_window(fn):
     return fn
 
 
+def window_scope(factory: Callable[[], AbstractContextManager]):
+    """Register a context manager entered around each batch's handlers (inside its
+    transaction): state the handlers share within one batch, written back once when all of
+    them succeeded."""
+    if factory not in _window_scopes:
+        _window_scopes.append(factory)
+    return factory
+
+
 def after_window(client, contract: str) -> None:
     for hook in _after_window_hooks:
         hook(client, contract)
@@ -68,9 +80,12 @@ def after_window(client, contract: str) -> None:
 def apply_events(decoded: dict[str, list[Event]]) -> dict[str, int]:
     """Run every handler on its events, in order; returns {event name: rows applied}."""
     applied = {}
-    for name, (_, handler) in sorted(_handlers.items(), key=lambda item: item[1][0]):
-        events = decoded.get(name) or []
-        applied[name] = handler(events=events) if events else 0
+    with contextlib.ExitStack() as scopes:
+        for factory in _window_scopes:
+            scopes.enter_context(factory())
+        for name, (_, handler) in sorted(_handlers.items(), key=lambda item: item[1][0]):
+            events = decoded.get(name) or []
+            applied[name] = handler(events=events) if events else 0
     return applied
 
 

@@ -115,6 +115,29 @@ def verify_groups(
     differences.extend(_verify_current_round(reader, views, members))
     if group_ids is None:
         differences.extend(_verify_balances(reader))
+        differences.extend(_verify_references())
+    return differences
+
+
+def _verify_references() -> list[str]:
+    """Every event row points at a stored group and user. The event tables keep these
+    relations without database constraints (see contributions/models.py), so check here."""
+    from django.db.models import Exists, OuterRef
+
+    from contributions.models import Contribution, Payout
+    from groups.models import User
+
+    differences = []
+    for model, user_field in ((Contribution, "member_id"), (Payout, "recipient_id")):
+        label = model._meta.verbose_name_plural
+        for target, field in ((Group, "group_id"), (User, user_field)):
+            missing = model.objects.exclude(
+                Exists(target.objects.filter(pk=OuterRef(field)))
+            ).count()
+            if missing:
+                differences.append(
+                    f"{missing} {label} point at a {target._meta.verbose_name} that is not stored"
+                )
     return differences
 
 
