@@ -19,28 +19,35 @@ from groups.models import Group, Membership, Token, User
 
 
 class IdCache:
-    """Ids of users and memberships seen during one sync run.
+    """Ids of users and memberships, and event-derived groups, seen during one sync run.
 
     Ids never change and only a reorg revert deletes rows (it clears the cache), so within a
-    run the sync can skip looking them up again; a miss falls back to the database. Outside
-    a run (`active` is None) nothing is cached.
+    run the sync can skip looking them up again; a miss falls back to the database. Groups
+    indexed from events are written only by the sync while it holds the writer lock (a tx
+    ingested through the API ahead of the sync makes the next window revert, which clears
+    the cache too), so the run keeps them in memory instead of loading them every window.
+    Outside a run (`active` is None) nothing is cached.
     """
 
     active: "IdCache | None" = None
+    MAX_GROUPS = 200_000  # a long --follow run starts over rather than grow without bound
 
     def __init__(self):
         self.users: dict[str, int] = {}
         self.memberships: dict[tuple[int, int], int] = {}
+        self.groups: dict[int, Group] = {}
 
     @classmethod
     def clear(cls) -> None:
         if cls.active is not None:
             cls.active.users.clear()
             cls.active.memberships.clear()
+            cls.active.groups.clear()
 
 
 class WindowGroups:
-    """The groups one batch of events touches, shared by every handler of the batch.
+    """The groups one batch of events touches, shared by every handler of the batch (and kept
+    for the next batches of a sync run, see IdCache).
 
     Each event type's handler used to load the groups it touches and write them back; in a
     batch with groups created, joined, paid into and paid out, that was up to six loads and
@@ -52,12 +59,18 @@ class WindowGroups:
     active: "WindowGroups | None" = None
 
     def __init__(self):
-        self.loaded: dict[int, Group] = {}
+        run = IdCache.active
+        self.loaded: dict[int, Group] = run.groups if run is not None else {}
         self.changed: dict[int, Group] = {}
         self.fields: set[str] = set()
 
     def flush(self) -> None:
         save_fields(Group, self.changed.values(), sorted(self.fields))
+        # Rows read from view functions can still be changed by the API: not kept.
+        for group_id in [i for i, g in self.loaded.items() if g.source != Group.Source.EVENTS]:
+            del self.loaded[group_id]
+        if len(self.loaded) > IdCache.MAX_GROUPS:
+            self.loaded.clear()
 
 
 @contextmanager
@@ -65,7 +78,11 @@ def group_window() -> Iterator[WindowGroups]:
     WindowGroups.active = window = WindowGroups()
     try:
         yield window
-        window.flush()  # not reached when a handler raised: the transaction rolls back
+        window.flush()
+    except BaseException:
+        # The transaction rolls back: the run's copies may hold changes that never landed.
+        IdCache.clear()
+        raise
     finally:
         WindowGroups.active = None
 

@@ -35,76 +35,94 @@ def _word(data: str, index: int) -> int:
     return int(data[start : start + 64], 16)
 
 
-def _meta(log: dict, block_time: int) -> dict:
-    return {
-        "block_number": int(log["blockNumber"], 16),
-        "block_hash": log["blockHash"],
-        "block_time": block_time,
-        "tx_hash": log["transactionHash"],
-        "log_index": int(log["logIndex"], 16),
-    }
+# Each decoder builds its event positionally: (block number, block hash, block time, tx hash,
+# log index) as in ajo.events.Event, then the event's own fields. This is the hot path.
 
 
-def _group_created(log: dict, meta: dict) -> Event:
+def _group_created(log: dict, number: int, time: int, index: int) -> Event:
     topics = log["topics"]
     amount, frequency, max_members, name = abi_decode(
         ["uint256", "uint64", "uint16", "string"], bytes.fromhex(log["data"][2:])
     )
     return GroupCreated(
-        **meta,
-        group_id=int(topics[1], 16),
-        creator=_address(topics[2]),
-        token=_address(topics[3]),
-        contribution_amount=amount,
-        frequency=frequency,
-        max_members=max_members,
-        name=name,
+        number,
+        log["blockHash"],
+        time,
+        log["transactionHash"],
+        index,
+        int(topics[1], 16),
+        _address(topics[2]),
+        _address(topics[3]),
+        amount,
+        frequency,
+        max_members,
+        name,
     )
 
 
-def _member_joined(log: dict, meta: dict) -> Event:
+def _member_joined(log: dict, number: int, time: int, index: int) -> Event:
     topics = log["topics"]
     return MemberJoined(
-        **meta,
-        group_id=int(topics[1], 16),
-        member=_address(topics[2]),
-        position=_word(log["data"], 0),
+        number,
+        log["blockHash"],
+        time,
+        log["transactionHash"],
+        index,
+        int(topics[1], 16),
+        "0x" + topics[2][-40:].lower(),
+        _word(log["data"], 0),
     )
 
 
-def _group_started(log: dict, meta: dict) -> Event:
+def _group_started(log: dict, number: int, time: int, index: int) -> Event:
     return GroupStarted(
-        **meta, group_id=int(log["topics"][1], 16), start_time=_word(log["data"], 0)
+        number,
+        log["blockHash"],
+        time,
+        log["transactionHash"],
+        index,
+        int(log["topics"][1], 16),
+        _word(log["data"], 0),
     )
 
 
-def _contribution_made(log: dict, meta: dict) -> Event:
+def _contribution_made(log: dict, number: int, time: int, index: int) -> Event:
     topics = log["topics"]
     return ContributionMade(
-        **meta,
-        group_id=int(topics[1], 16),
-        member=_address(topics[2]),
-        round=int(topics[3], 16),
-        amount=_word(log["data"], 0),
+        number,
+        log["blockHash"],
+        time,
+        log["transactionHash"],
+        index,
+        int(topics[1], 16),
+        "0x" + topics[2][-40:].lower(),
+        int(topics[3], 16),
+        int(log["data"][2:66], 16),
     )
 
 
-def _payout_sent(log: dict, meta: dict) -> Event:
+def _payout_sent(log: dict, number: int, time: int, index: int) -> Event:
     topics = log["topics"]
     return PayoutSent(
-        **meta,
-        group_id=int(topics[1], 16),
-        recipient=_address(topics[2]),
-        round=int(topics[3], 16),
-        amount=_word(log["data"], 0),
+        number,
+        log["blockHash"],
+        time,
+        log["transactionHash"],
+        index,
+        int(topics[1], 16),
+        "0x" + topics[2][-40:].lower(),
+        int(topics[3], 16),
+        int(log["data"][2:66], 16),
     )
 
 
-def _group_completed(log: dict, meta: dict) -> Event:
-    return GroupCompleted(**meta, group_id=int(log["topics"][1], 16))
+def _group_completed(log: dict, number: int, time: int, index: int) -> Event:
+    return GroupCompleted(
+        number, log["blockHash"], time, log["transactionHash"], index, int(log["topics"][1], 16)
+    )
 
 
-_DECODERS: dict[str, tuple[int, int, Callable[[dict, dict], Event]]] = {
+_DECODERS: dict[str, tuple[int, int, Callable[[dict, int, int, int], Event]]] = {
     # name: (topics expected, data words at least, decoder)
     "GroupCreated": (4, 4, _group_created),
     "MemberJoined": (3, 1, _member_joined),
@@ -139,9 +157,10 @@ def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, 
                 f"{name} log at tx {log.get('transactionHash')} index {log.get('logIndex')} "
                 "does not match the event's layout"
             )
+        number = int(log["blockNumber"], 16)
         stamp = log.get("blockTimestamp")
-        block_time = int(stamp, 16) if stamp else block_times[int(log["blockNumber"], 16)]
-        decoded[name].append(decoder(log, _meta(log, block_time)))
+        block_time = int(stamp, 16) if stamp else block_times[number]
+        decoded[name].append(decoder(log, number, block_time, int(log["logIndex"], 16)))
     return decoded
 
 
