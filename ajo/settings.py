@@ -329,7 +329,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["ajo.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "ajo.api.pagination.PagePagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "ajo.api.schema.ApiAutoSchema",

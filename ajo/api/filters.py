@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 
 from ajo.addresses import InvalidAddress, normalize_address
@@ -46,3 +47,51 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
         kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
         kwargs.setdefault("coerce", lambda value: value == "true")
         super().__init__(*args, **kwargs)
+
+
+class FilterSet(django_filters.FilterSet):
+    """A FilterSet whose form class is built once per class instead of once per request.
+
+    django-filter builds a new Form class from the filters on every request; ours never
+    change filters per instance, and each Form still copies its fields when instantiated.
+    """
+
+    def get_form_class(self):
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend that builds no FilterSet when the request names none of its
+    parameters: with no parameters a FilterSet filters nothing, yet building it (filters
+    copied, a form validated) cost more than the page's serialisation."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = _parameter_names(filterset_class)
+        if names is not None and names.isdisjoint(request.query_params.keys()):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+_parameter_names_cache: dict[type, frozenset[str] | None] = {}
+
+
+def _parameter_names(filterset_class) -> frozenset[str] | None:
+    """The query parameters a FilterSet reads, or None when a filter reads several
+    (a MultiWidget's suffixed names): then it is always built."""
+    if filterset_class not in _parameter_names_cache:
+        names = frozenset(filterset_class.base_filters)
+        for filter_ in filterset_class.base_filters.values():
+            widget = filter_.extra.get("widget") or filter_.field_class.widget
+            if isinstance(widget, forms.MultiWidget) or (
+                isinstance(widget, type) and issubclass(widget, forms.MultiWidget)
+            ):
+                names = None
+        _parameter_names_cache[filterset_class] = names
+    return _parameter_names_cache[filterset_class]

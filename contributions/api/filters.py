@@ -1,12 +1,10 @@
 """Filters for contribution and payout lists: group, member, round, block range, late."""
 
-import django_filters
-
-from ajo.api.filters import AddressFilter, IntFilter, StrictBooleanFilter
+from ajo.api.filters import AddressFilter, FilterSet, IntFilter, StrictBooleanFilter
 from contributions.models import Contribution, Payout
 
 
-class ContributionFilter(django_filters.FilterSet):
+class ContributionFilter(FilterSet):
     group = IntFilter(field_name="group_id", help_text="Group id.")
     member = AddressFilter(field_name="member__address", help_text="Member's address.")
     round = IntFilter(field_name="round", help_text="Round number (1-based).")
@@ -21,7 +19,7 @@ class ContributionFilter(django_filters.FilterSet):
         fields = ["group", "member", "round", "from_block", "to_block", "late"]
 
 
-class PayoutFilter(django_filters.FilterSet):
+class PayoutFilter(FilterSet):
     group = IntFilter(field_name="group_id", help_text="Group id.")
     recipient = AddressFilter(field_name="recipient__address", help_text="Recipient's address.")
     round = IntFilter(field_name="round", help_text="Round number (1-based).")

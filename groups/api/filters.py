@@ -2,11 +2,11 @@
 
 import django_filters
 
-from ajo.api.filters import AddressFilter
+from ajo.api.filters import AddressFilter, FilterSet
 from groups.models import Group
 
 
-class GroupFilter(django_filters.FilterSet):
+class GroupFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=Group.Status.choices)
     token = AddressFilter(field_name="token__address", help_text="Token address.")
     creator = AddressFilter(field_name="creator__address", help_text="Creator's address.")
