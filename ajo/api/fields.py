@@ -36,7 +36,7 @@ TX_HASH_SCHEMA = {
 
 
 # EIP-55 needs a keccak per address; the same few tokens and members recur on every page.
-_checksum = lru_cache(maxsize=65_536)(to_checksum)
+checksum = lru_cache(maxsize=65_536)(to_checksum)
 
 
 @extend_schema_field(UINT256_SCHEMA)
@@ -58,7 +58,7 @@ class AddressField(serializers.Field):
     default_error_messages = {"invalid": "{message}"}
 
     def to_representation(self, value: str) -> str:
-        return _checksum(value)
+        return checksum(value)
 
     def to_internal_value(self, data) -> str:
         try:

@@ -3,11 +3,12 @@
 from rest_framework import serializers
 
 from ajo.api.fields import AddressField, TxHashField, Uint256Field
+from ajo.api.representation import FastRepresentationMixin
 from contributions.models import Contribution, Payout
 from groups.api.serializers import TokenSerializer
 
 
-class _EventSerializer(serializers.ModelSerializer):
+class _EventSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     group = serializers.IntegerField(source="group_id", help_text="Group id.")
     group_name = serializers.CharField(source="group.name")
     token = TokenSerializer(source="group.token")

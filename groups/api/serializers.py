@@ -3,10 +3,11 @@
 from rest_framework import serializers
 
 from ajo.api.fields import AddressField, Uint256Field
+from ajo.api.representation import FastRepresentationMixin
 from groups.models import Group, Membership, Token, User
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class TokenSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     address = AddressField()
     decimals = serializers.IntegerField(
         allow_null=True, help_text="Null when the token does not say: amounts are raw units."
@@ -25,7 +26,7 @@ class TotalsSerializer(serializers.Serializer):
     payout_count = serializers.IntegerField()
 
 
-class GroupSerializer(serializers.ModelSerializer):
+class GroupSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """A group as the lists show it."""
 
     token = TokenSerializer()
@@ -76,7 +77,7 @@ class GroupSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """A member's seat: position in the rotation, what they paid, whether they were paid."""
 
     address = AddressField(source="user.address")
@@ -128,7 +129,7 @@ class RotationEntrySerializer(MembershipSerializer):
         read_only_fields = fields
 
 
-class CurrentRoundSerializer(serializers.Serializer):
+class CurrentRoundSerializer(FastRepresentationMixin, serializers.Serializer):
     number = serializers.IntegerField(help_text="1-based; 0 while forming.")
     deadline = serializers.DateTimeField(allow_null=True)
     is_overdue = serializers.BooleanField(help_text="The deadline has passed.")
@@ -154,7 +155,7 @@ class GroupDetailSerializer(GroupSerializer):
         read_only_fields = fields
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     address = AddressField()
     total_contributed = Uint256Field()
     total_received = Uint256Field()
