@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 
 from ajo.api.pagination import EventCursorPagination
+from ajo.api.representation import columns
 from contributions.api.filters import ContributionFilter, PayoutFilter
 from contributions.api.serializers import ContributionSerializer, PayoutSerializer
 from contributions.models import Payout
@@ -20,7 +21,7 @@ class ContributionListView(generics.ListAPIView):
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        return contribution_list()
+        return contribution_list().only(*columns(ContributionSerializer))
 
 
 @extend_schema(tags=["contributions"])
@@ -32,7 +33,7 @@ class PayoutListView(generics.ListAPIView):
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        return payout_list()
+        return payout_list().only(*columns(PayoutSerializer))
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
@@ -47,4 +48,6 @@ class GroupPayoutsView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Payout.objects.none()
         require_group(self.kwargs["group_id"])
-        return payout_list().filter(group_id=self.kwargs["group_id"])
+        return (
+            payout_list().filter(group_id=self.kwargs["group_id"]).only(*columns(PayoutSerializer))
+        )

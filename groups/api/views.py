@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from ajo.addresses import InvalidAddress, normalize_address
 from ajo.api.filters import MAX_BIGINT
 from ajo.api.pagination import EventCursorPagination, PagePagination
+from ajo.api.representation import columns
 from ajo.chain.sync import SyncError
 from ajo.selectors import CHAIN_READ_SECONDS, cache_stats_record
 from contributions.api.filters import ContributionFilter
@@ -71,7 +72,7 @@ class GroupListView(generics.ListAPIView):
     pagination_class = PagePagination
 
     def get_queryset(self):
-        return group_list().order_by("-id")
+        return group_list().order_by("-id").only(*columns(GroupSerializer))
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID], responses=GroupDetailSerializer)
@@ -111,7 +112,7 @@ class GroupMembersView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Membership.objects.none()
         require_group(self.kwargs["group_id"])
-        return group_members(group_id=self.kwargs["group_id"])
+        return group_members(group_id=self.kwargs["group_id"]).only(*columns(MembershipSerializer))
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
@@ -126,7 +127,11 @@ class GroupContributionsView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Contribution.objects.none()
         require_group(self.kwargs["group_id"])
-        return contribution_list().filter(group_id=self.kwargs["group_id"])
+        return (
+            contribution_list()
+            .filter(group_id=self.kwargs["group_id"])
+            .only(*columns(ContributionSerializer))
+        )
 
 
 @extend_schema(tags=["users"], parameters=[ADDRESS], responses=UserSerializer)
@@ -153,6 +158,7 @@ class UserGroupsView(generics.ListAPIView):
             Membership.objects.filter(user=user)
             .select_related("user", "group__token", "group__creator")
             .order_by("-group_id")
+            .only(*columns(UserGroupSerializer))
         )
 
 
@@ -168,4 +174,4 @@ class UserContributionsView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Contribution.objects.none()
         user = _user_or_404(self.kwargs["address"])
-        return contribution_list().filter(member=user)
+        return contribution_list().filter(member=user).only(*columns(ContributionSerializer))

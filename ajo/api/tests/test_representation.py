@@ -9,14 +9,19 @@ from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
 from ajo.addresses import to_checksum
-from ajo.api.representation import FastRepresentationMixin
-from contributions.api.serializers import ContributionSerializer
+from ajo.api.representation import FastRepresentationMixin, columns
+from contributions.api.serializers import ContributionSerializer, PayoutSerializer
 from contributions.models import Contribution
+from contributions.selectors import contribution_list, payout_list
 from contributions.tests.factories import ContributionFactory, PayoutFactory
 from groups.api.serializers import (
     CurrentRoundSerializer,
+    GroupSerializer,
+    MembershipSerializer,
+    UserGroupSerializer,
 )
-from groups.models import Group, Token, User
+from groups.models import Group, Membership, Token, User
+from groups.selectors import group_list, group_members
 from groups.tests.factories import GroupFactory, MembershipFactory, TokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +144,31 @@ def test_every_endpoint_answers_exactly_as_drf_would(client, world, drf_path):
         assert fast[url].status_code == plain.status_code == 200, url
         assert fast[url].json() == plain.json(), url
         assert plain.json().get("results", [plain.json()]), url  # something was compared
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "rows"),
+    [
+        (GroupSerializer, lambda: group_list().order_by("id")),
+        (MembershipSerializer, lambda: group_members(group_id=3)),
+        (
+            UserGroupSerializer,
+            lambda: Membership.objects.select_related(
+                "user", "group__token", "group__creator"
+            ).order_by("id"),
+        ),
+        (ContributionSerializer, contribution_list),
+        (PayoutSerializer, payout_list),
+    ],
+)
+def test_rows_with_only_the_shown_columns_give_what_full_rows_give_drf(
+    world, drf_path, django_assert_num_queries, serializer_class, rows
+):
+    with django_assert_num_queries(1):  # no shown column is left deferred
+        fast = serializer_class(rows().only(*columns(serializer_class)), many=True).data
+    drf_path()
+    assert fast == serializer_class(rows(), many=True).data
+    assert fast
 
 
 def _contribution(**overrides) -> Contribution:
