@@ -98,46 +98,12 @@ def _defaults(model: type[models.Model], given: list[str]) -> tuple[list[str], t
 # --- the operations ---------------------------------------------------------------------------
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_formatter(field: models.Field):
-    """A function turning one column's Python value into PostgreSQL's COPY text format,
-    chosen once per column (the hot path formats millions of values)."""
-    if isinstance(field, models.BooleanField):
-        fmt = {True: "t", False: "f"}.__getitem__
-    elif isinstance(field, models.DateTimeField):
-        seen: dict[datetime, str] = {}  # block times repeat: format each once
-
-        def fmt(value: datetime) -> str:
-            text = seen.get(value)
-            if text is None:
-                text = seen[value] = value.isoformat()
-            return text
-
-    elif isinstance(field, (models.CharField, models.TextField)):
-
-        def fmt(value: str) -> str:
-            return value.translate(_COPY_ESCAPES)
-
-    else:  # integers, foreign keys, uint256
-        fmt = str
-    if not field.null:
-        return fmt
-    return lambda value: "\\N" if value is None else fmt(value)
-
-
-def _copy_rows(copy, rows: Iterable[Sequence[Any]], fields: list[models.Field]) -> None:
-    """Stream rows as COPY text in large chunks: far fewer Python calls than write_row."""
-    formatters = [_copy_formatter(field) for field in fields]
-    buffer: list[str] = []
-    for row in rows:
-        buffer.append("\t".join([fmt(value) for fmt, value in zip(formatters, row, strict=True)]))
-        if len(buffer) >= 5000:
-            copy.write("\n".join(buffer) + "\n")
-            buffer.clear()
-    if buffer:
-        copy.write("\n".join(buffer) + "\n")
+def _array_param(values: Sequence[Any]) -> list | str:
+    """One column for unnest(): integer columns (ids, counts, uint256 totals: the hot ones)
+    as an array literal built in one join, the rest as a list psycopg adapts value by value."""
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return list(values)
 
 
 def bulk_insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]) -> int:
@@ -151,8 +117,11 @@ def bulk_insert(model: type[models.Model], names: list[str], rows: Sequence[Sequ
     full_rows = (tuple(row) + extra_values for row in rows)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # psycopg formats each row in C (escaping, NULLs, booleans, times, big ints)
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                _copy_rows(copy, full_rows, fields)
+                write_row = copy.write_row
+                for row in full_rows:
+                    write_row(row)
         else:
             marks = ", ".join(["%s"] * len(fields))
             cursor.executemany(
@@ -196,7 +165,7 @@ def bulk_update(
             cursor.execute(
                 f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS u({names}) "  # noqa: S608
                 f"WHERE {table}.{_column(pk)} = u.pk",
-                [list(column) for column in zip(*rows, strict=True)],
+                [_array_param(column) for column in zip(*rows, strict=True)],
             )
         else:
             sets = ", ".join(target(field, "%s") for field in fields)

@@ -5,7 +5,8 @@ the sync and tx ingest, in bulk. Two choices keep those writes cheap:
 - An event is keyed by where it sits in the chain, (block number, log index): unique in a
   chain, and the same index serves "newest first". A text (tx hash, log index) key cost a
   third of every insert; tx hash lookups go through a small hash index on PostgreSQL
-  (migration 0004).
+  (migration 0004). Every index costs each insert, so each one here serves a list that
+  needs it; the block-time range filter uses a BRIN index, a few pages for millions of rows.
 - The foreign keys to groups and users are not database constraints (`db_constraint=False`):
   a constraint checks every inserted row one by one at commit, about a second per 100,000
   events. The sync writes parents before children in the same transaction and reverts children
@@ -58,8 +59,9 @@ class Contribution(models.Model):
         ]
         indexes = [
             models.Index(fields=["member", "block_number"], name="contribution_member_idx"),
-            models.Index(fields=["group", "block_number"], name="contribution_group_block_idx"),
-            models.Index(fields=["block_time"], name="contribution_time_idx"),
+            # A group's contributions come through contribution_once_per_round (a group has
+            # members x rounds of them: sorting them is nothing). block_time has a BRIN index
+            # on PostgreSQL (migration 0005): it grows with the block number.
             # "late only" lists in the admin and the API, newest first; partial: ~10% of rows
             models.Index(
                 fields=["-block_number", "-log_index"],

@@ -20,7 +20,9 @@ class ContributionFactory(DjangoModelFactory):
     round = 1
     amount = factory.SelfAttribute("group.contribution_amount")
     tx_hash = factory.Sequence(lambda n: _tx(0xC000 + n))
-    log_index = 0
+    # (block number, log index) is an event's unique key: a sequence keeps rows built with
+    # an explicit block number apart from the factory's own
+    log_index = factory.Sequence(lambda n: n)
     block_number = factory.Sequence(lambda n: 100 + n)
     block_time = factory.LazyFunction(lambda: datetime(2026, 1, 1, tzinfo=UTC))
 
@@ -34,6 +36,6 @@ class PayoutFactory(DjangoModelFactory):
     round = 1
     amount = factory.LazyAttribute(lambda o: o.group.contribution_amount * o.group.max_members)
     tx_hash = factory.Sequence(lambda n: _tx(0xD000 + n))
-    log_index = 0
+    log_index = factory.Sequence(lambda n: n)
     block_number = factory.Sequence(lambda n: 500 + n)
     block_time = factory.LazyFunction(lambda: datetime(2026, 1, 2, tzinfo=UTC))
