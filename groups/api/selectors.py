@@ -5,9 +5,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from ajo.api.representation import columns
 from contributions.selectors import contribution_list_for_round
+from groups.api.serializers import GroupDetailSerializer, RotationEntrySerializer
 from groups.models import Group
-from groups.selectors import group_get, group_members
+from groups.selectors import group_list, group_members
 
 
 @dataclass
@@ -25,10 +27,13 @@ class CurrentRound:
 def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
     """The group with `.round` (CurrentRound) and `.rotation` (memberships in payout order,
     each with `.is_next` and `.round_status`) attached; None when the database lacks it."""
-    group = group or group_get(group_id=group_id)
+    # Only the columns the member screen shows: a creator's or member's user row alone has 18.
+    group = group or (
+        group_list().filter(id=group_id).only(*columns(GroupDetailSerializer)).first()
+    )
     if group is None:
         return None
-    members = list(group_members(group_id=group.id))
+    members = list(group_members(group_id=group.id).only(*columns(RotationEntrySerializer)))
     now = timezone.now()
     active = group.status == Group.Status.ACTIVE
     indexed = group.source == Group.Source.EVENTS
