@@ -11,7 +11,9 @@ form, and `uint256_add` (registered on every SQLite connection) adds two of them
 """
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -21,6 +23,7 @@ from ajo.fields import Uint256Field, parse_uint256
 
 T = TypeVar("T")
 _WIDTH = 78
+_deferred = threading.local()
 
 
 def chunks(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
@@ -48,6 +51,66 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
         connection.connection.create_function(
             "uint256_add", 2, sqlite_uint256_add, deterministic=True
         )
+
+
+# --- deferred writes -------------------------------------------------------------------------
+
+
+class DeferredWrites(list):
+    """The writes recorded by `deferred_writes()`, to run later in order with `run()`.
+
+    `barrier` is set by a writer that changed rows other code may still read from the
+    database (see groups.services.WindowGroups): run these writes before computing more."""
+
+    barrier = False
+
+    def run(self) -> None:
+        for write in self:
+            write()
+
+
+@contextmanager
+def deferred_writes() -> Iterator[DeferredWrites]:
+    """Inside, bulk_insert and bulk_update (so save_fields too) record their statement,
+    rows included, instead of running it. The sync computes a batch's writes this way while
+    its writer thread still commits the previous batch on another connection. Reads run at
+    once, so code inside must not read back what it wrote: ids come from `allocate_ids`."""
+    writes = DeferredWrites()
+    _deferred.writes = writes
+    try:
+        yield writes
+    finally:
+        _deferred.writes = None
+
+
+def _defer(write: Callable, *args: Any, **kwargs: Any) -> bool:
+    writes = getattr(_deferred, "writes", None)
+    if writes is None:
+        return False
+    writes.append(functools.partial(write, *args, **kwargs))
+    return True
+
+
+def request_barrier() -> None:
+    writes = getattr(_deferred, "writes", None)
+    if writes is not None:
+        writes.barrier = True
+
+
+def allocate_ids(model: type[models.Model], count: int) -> list[int] | None:
+    """`count` new primary keys from the table's identity sequence, so rows can be inserted
+    with known ids (nothing to read back). PostgreSQL only: None elsewhere. A rolled-back
+    batch leaves a gap in the ids, nothing else."""
+    if connection.vendor != "postgresql":
+        return None
+    if count == 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- value preparation ----------------------------------------------------------------------
@@ -110,6 +173,12 @@ def bulk_insert(model: type[models.Model], names: list[str], rows: Sequence[Sequ
     """INSERT rows (tuples in `names` order); other columns get their field defaults."""
     if not rows:
         return 0
+    if _defer(_insert, model, names, list(rows)):
+        return len(rows)
+    return _insert(model, names, rows)
+
+
+def _insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]) -> int:
     extra_names, extra_values = _defaults(model, names)
     fields = _fields(model, names + extra_names)
     table = connection.ops.quote_name(model._meta.db_table)
@@ -117,8 +186,10 @@ def bulk_insert(model: type[models.Model], names: list[str], rows: Sequence[Sequ
     full_rows = (tuple(row) + extra_values for row in rows)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # psycopg formats each row in C (escaping, NULLs, booleans, times, big ints)
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # psycopg formats each row in C (escaping, NULLs, booleans, times, big ints);
+            # errors come out as Django's (IntegrityError, …), as from any other statement
+            copy_sql = f"COPY {table} ({columns}) FROM STDIN"
+            with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
                 write_row = copy.write_row
                 for row in full_rows:
                     write_row(row)
@@ -141,6 +212,14 @@ def bulk_update(
     """Set (or, with add=True, add to) `names` on rows given as (pk, value, value, …)."""
     if not rows:
         return 0
+    if _defer(_update, model, names, list(rows), add=add):
+        return len(rows)
+    return _update(model, names, rows, add=add)
+
+
+def _update(
+    model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]], *, add: bool
+) -> int:
     pk = model._meta.pk
     fields = _fields(model, names)
     table = connection.ops.quote_name(model._meta.db_table)

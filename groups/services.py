@@ -5,6 +5,10 @@ which are new with one query keyed on the unique keys, writes the new rows with 
 statement, and moves the totals of the rows they touch (loaded once, written back once).
 Applying the same batch twice changes nothing. Callers hold the write lock (see
 `ajo.chain.writelock`) and a transaction.
+
+New rows get their ids before they are written (`ajo.db.allocate_ids` on PostgreSQL) and go
+into the run's caches at once, so no handler reads back what another one wrote: the sync can
+compute a batch's writes while the previous batch is still being committed.
 """
 
 from collections.abc import Iterable, Iterator
@@ -13,7 +17,15 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from ajo.db import bulk_insert, bulk_update, chunks, from_unix, save_fields
+from ajo.db import (
+    allocate_ids,
+    bulk_insert,
+    bulk_update,
+    chunks,
+    from_unix,
+    request_barrier,
+    save_fields,
+)
 from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from groups.models import Group, Membership, Token, User
 
@@ -34,6 +46,7 @@ class IdCache:
 
     def __init__(self):
         self.users: dict[str, int] = {}
+        self.tokens: dict[str, int] = {}
         self.memberships: dict[tuple[int, int], int] = {}
         self.groups: dict[int, Group] = {}
 
@@ -41,6 +54,7 @@ class IdCache:
     def clear(cls) -> None:
         if cls.active is not None:
             cls.active.users.clear()
+            cls.active.tokens.clear()
             cls.active.memberships.clear()
             cls.active.groups.clear()
 
@@ -66,9 +80,13 @@ class WindowGroups:
 
     def flush(self) -> None:
         save_fields(Group, self.changed.values(), sorted(self.fields))
-        # Rows read from view functions can still be changed by the API: not kept.
-        for group_id in [i for i, g in self.loaded.items() if g.source != Group.Source.EVENTS]:
+        # Rows read from view functions can still be changed by the API: not kept. The next
+        # batch reads them from the database, so this batch's writes must land first.
+        views = [i for i, g in self.loaded.items() if g.source != Group.Source.EVENTS]
+        for group_id in views:
             del self.loaded[group_id]
+        if views:
+            request_barrier()
         if len(self.loaded) > IdCache.MAX_GROUPS:
             self.loaded.clear()
 
@@ -120,25 +138,47 @@ def user_ensure_many(
     missing = [address for address in unknown if address not in ids]
     if missing:
         # password "!" is unusable: wallet users never log in with a password
-        bulk_insert(
-            User,
-            ["username", "address", "password", "first_seen_block"],
-            [(address, address, "!", first_seen_block) for address in missing],
-        )
-        for part in chunks(missing):
-            ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
+        new_ids = allocate_ids(User, len(missing))
+        if new_ids is None:  # SQLite: insert, then read the ids back
+            bulk_insert(
+                User,
+                ["username", "address", "password", "first_seen_block"],
+                [(address, address, "!", first_seen_block) for address in missing],
+            )
+            for part in chunks(missing):
+                ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
+        else:
+            bulk_insert(
+                User,
+                ["id", "username", "address", "password", "first_seen_block"],
+                [
+                    (user_id, address, address, "!", first_seen_block)
+                    for user_id, address in zip(new_ids, missing, strict=True)
+                ],
+            )
+            ids.update(zip(missing, new_ids, strict=True))
     cache.update(ids)
     return ids
 
 
 def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
     """Return {address: token id}, creating tokens not seen before (metadata comes later)."""
+    cache = IdCache.active.tokens if IdCache.active is not None else {}
     wanted = sorted(set(addresses))
-    ids = dict(Token.objects.filter(address__in=wanted).values_list("address", "id"))
-    missing = [address for address in wanted if address not in ids]
+    ids = {address: cache[address] for address in wanted if address in cache}
+    unknown = [address for address in wanted if address not in ids]
+    if unknown:
+        ids.update(Token.objects.filter(address__in=unknown).values_list("address", "id"))
+    missing = [address for address in unknown if address not in ids]
     if missing:
-        bulk_insert(Token, ["address"], [(address,) for address in missing])
-        ids.update(Token.objects.filter(address__in=missing).values_list("address", "id"))
+        new_ids = allocate_ids(Token, len(missing))
+        if new_ids is None:  # SQLite: insert, then read the ids back
+            bulk_insert(Token, ["address"], [(address,) for address in missing])
+            ids.update(Token.objects.filter(address__in=missing).values_list("address", "id"))
+        else:
+            bulk_insert(Token, ["id", "address"], list(zip(new_ids, missing, strict=True)))
+            ids.update(zip(missing, new_ids, strict=True))
+    cache.update(ids)
     return ids
 
 
@@ -215,13 +255,13 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
     )
     tokens = token_ensure_many(addresses=(event.token for event in events))
     existing = groups_by_id(event.group_id for event in events)
-    new_rows: list[tuple] = []
+    created: list[Group] = []
     converted: list[Group] = []
     new_by_token: dict[int, int] = {}
     for event in events:
         group = existing.get(event.group_id)
         if group is not None and group.source == Group.Source.EVENTS:
-            continue  # already indexed: a repeated batch changes nothing
+            continue  # already indexed, or twice in this batch: changes nothing
         values = (
             event.name,
             tokens[event.token],
@@ -235,20 +275,30 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
             from_unix(event.block_time),
             Group.Source.EVENTS.value,
         )
-        if group is None:
-            new_rows.append((event.group_id, *values))
-            new_by_token[tokens[event.token]] = new_by_token.get(tokens[event.token], 0) + 1
-            existing[event.group_id] = Group(id=event.group_id)  # a duplicate in this batch
-            existing[event.group_id].source = Group.Source.EVENTS
-            continue
+        is_new = group is None
+        if is_new:
+            group = existing[event.group_id] = Group(id=event.group_id)
         for name, value in zip(_CREATED_FIELDS, values, strict=True):
             setattr(group, Group._meta.get_field(name).attname, value)
         group_apply_derived_state(group)
-        converted.append(group)
-    bulk_insert(Group, ["id", *_CREATED_FIELDS], new_rows)
+        if is_new:
+            created.append(group)
+            new_by_token[group.token_id] = new_by_token.get(group.token_id, 0) + 1
+        else:
+            converted.append(group)
+    # New groups are written whole, as built here, and join the batch's shared groups: the
+    # handlers after this one find them there instead of reading them back.
+    columns = [field.attname for field in Group._meta.concrete_fields]
+    bulk_insert(
+        Group,
+        [field.name for field in Group._meta.concrete_fields],
+        [tuple(getattr(group, column) for column in columns) for group in created],
+    )
+    if WindowGroups.active is not None:
+        WindowGroups.active.loaded.update((group.id, group) for group in created)
     group_save_many(converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS])
     bulk_update(Token, ["group_count"], list(new_by_token.items()), add=True)
-    return len(new_rows) + len(converted)
+    return len(created) + len(converted)
 
 
 def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
@@ -294,11 +344,20 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         groups[event.group_id].member_count += 1
         touched.add(event.group_id)
         joined_users[user_id] = joined_users.get(user_id, 0) + 1
-    bulk_insert(
-        Membership,
-        ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
-        new_rows,
-    )
+    columns = ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index"]
+    new_ids = allocate_ids(Membership, len(new_rows))
+    if new_ids is None:  # SQLite: the ids are read back when needed
+        bulk_insert(Membership, [*columns, "joined_at"], new_rows)
+    else:
+        bulk_insert(
+            Membership,
+            ["id", *columns, "joined_at"],
+            [(i, *row) for i, row in zip(new_ids, new_rows, strict=True)],
+        )
+        if IdCache.active is not None:  # contributions find them without reading them back
+            IdCache.active.memberships.update(
+                ((row[0], row[1]), i) for i, row in zip(new_ids, new_rows, strict=True)
+            )
     save_fields(
         Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
     )

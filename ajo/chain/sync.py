@@ -21,10 +21,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
@@ -32,7 +33,7 @@ from ajo.chain import handlers, metrics
 from ajo.chain.decode import DecodeError, blocks_without_timestamp, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import WriterLock
-from ajo.db import from_unix
+from ajo.db import DeferredWrites, deferred_writes, from_unix
 from ajo.models import BlockRecord, SyncState
 from groups.services import IdCache
 
@@ -65,6 +66,10 @@ class Window:
     block_times: dict[int, int]
     events: dict[str, list]  # decoded, by event name
     count: int
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.first, self.last
 
 
 @dataclass
@@ -199,6 +204,9 @@ def ensure_state(*, chain_id: int, contract: str, start_block: int) -> SyncState
 
 
 class Syncer:
+    # PostgreSQL: compute each window while the previous one commits (a writer thread)
+    pipelined = True
+
     def __init__(
         self,
         *,
@@ -228,6 +236,8 @@ class Syncer:
         self._successes = 0
         self._head = 0
         self._rpc_seen = (client.retries, client.errors)
+        self._serial_until = -1  # windows starting at or below this block go one by one
+        self._writer: ThreadPoolExecutor | None = None
 
     # -- chain reads -----------------------------------------------------------------------
 
@@ -374,52 +384,86 @@ class Syncer:
 
     # -- database writes ---------------------------------------------------------------------
 
-    def write_window(self, window: Window) -> int | None:
-        """Apply one window atomically. Returns its event count, or None on a reorg."""
-        decoded = window.events
+    def _open_window(self, window: Window) -> SyncState | None:
+        """First step of a window's transaction: lock the checkpoint and check the window
+        continues it. None when the chain reorganised under the checkpoint."""
+        if connection.vendor == "postgresql":
+            # Safe for an index: a server crash can lose the last commits, never split
+            # one, and the checkpoint is in the same transaction; sync redoes them.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        state = SyncState.objects.select_for_update().get(pk=1)
+        if window.parent_hash is not None and state.last_block is not None:
+            if state.last_block != window.first - 1:
+                raise SyncError(
+                    f"checkpoint moved to {state.last_block} while this run expected "
+                    f"{window.first - 1}: is another writer running?"
+                )
+            if state.last_block_hash and window.parent_hash != state.last_block_hash:
+                return None
+        return state
+
+    def _close_window(self, window: Window, state: SyncState) -> None:
+        """Last step of a window's transaction: block hashes and the checkpoint."""
+        records = dict(window.blocks)
+        records[window.last] = window.last_hash
+        BlockRecord.objects.bulk_create(
+            [
+                BlockRecord(number=n, hash=h, timestamp=from_unix(window.block_times[n]))
+                for n, h in records.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["number"],
+            update_fields=["hash", "timestamp"],
+            batch_size=1000,
+        )
+        state.last_block = window.last
+        state.last_block_hash = window.last_hash
+        state.last_block_time = from_unix(window.last_time)
+        state.total_events += window.count
+        if state.ahead_block is not None and state.ahead_block <= window.last:
+            state.ahead_block = None
+        state.save()
+
+    def write_window(self, window: Window) -> dict[str, int] | None:
+        """Apply one window atomically. Returns {event name: rows applied}, or None on a
+        reorg."""
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Safe for an index: a server crash can lose the last commits, never split
-                # one, and the checkpoint is in the same transaction; sync redoes them.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit = off")
-            state = SyncState.objects.select_for_update().get(pk=1)
-            if window.parent_hash is not None and state.last_block is not None:
-                if state.last_block != window.first - 1:
-                    raise SyncError(
-                        f"checkpoint moved to {state.last_block} while this run expected "
-                        f"{window.first - 1}: is another writer running?"
-                    )
-                if state.last_block_hash and window.parent_hash != state.last_block_hash:
-                    return None
+            state = self._open_window(window)
+            if state is None:
+                return None
             if state.ahead_block is not None and state.ahead_block >= window.first:
                 # rows ingested through the API ahead of the sync: replaced by this window's
                 handlers.revert_above(window.first - 1)
-            applied = handlers.apply_events(decoded)
-            records = dict(window.blocks)
-            records[window.last] = window.last_hash
-            BlockRecord.objects.bulk_create(
-                [
-                    BlockRecord(number=n, hash=h, timestamp=from_unix(window.block_times[n]))
-                    for n, h in records.items()
-                ],
-                update_conflicts=True,
-                unique_fields=["number"],
-                update_fields=["hash", "timestamp"],
-                batch_size=1000,
-            )
-            events = window.count
-            state.last_block = window.last
-            state.last_block_hash = window.last_hash
-            state.last_block_time = from_unix(window.last_time)
-            state.total_events += events
-            if state.ahead_block is not None and state.ahead_block <= window.last:
-                state.ahead_block = None
-            state.save()
-        for name, count in applied.items():
-            self.summary.applied[name] = self.summary.applied.get(name, 0) + count
-        self.report(indexed=window.last, applied=applied)
-        return events
+            applied = handlers.apply_events(window.events)
+            self._close_window(window, state)
+        return applied
+
+    def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
+        """Run the handlers with their writes recorded, not sent (see ajo.db.deferred_writes):
+        pure computation on this thread's connection while the writer commits the previous
+        window on its own."""
+        with deferred_writes() as writes:
+            applied = handlers.apply_events(window.events)
+        return applied, writes
+
+    def commit_planned(self, window: Window, writes: DeferredWrites) -> str:
+        """The writer thread: run a planned window's writes in its transaction. Returns
+        "done", "reorg" (the chain moved under the checkpoint) or "redo" (the plan cannot
+        stand: rows were ingested ahead meanwhile, or another writer stored a row first)."""
+        try:
+            with transaction.atomic():
+                state = self._open_window(window)
+                if state is None:
+                    return "reorg"
+                if state.ahead_block is not None and state.ahead_block >= window.first:
+                    return "redo"
+                writes.run()
+                self._close_window(window, state)
+        except IntegrityError as exc:
+            logger.info("window %d-%d conflicted (%s): computing it again", *window.span, exc)
+            return "redo"
+        return "done"
 
     def find_ancestor(self, state: SyncState) -> tuple[int, str]:
         """Highest stored block whose hash the chain still has."""
@@ -481,22 +525,123 @@ class Syncer:
         if first > target:
             self.summary.to_block = state.last_block
             return
+        # The writer thread has a connection of its own: it cannot see the rows of a
+        # transaction the caller holds open around the sync (the tests do), so not then.
+        if self.pipelined and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            return self._catch_up_pipelined(first, target, to_block)
         for window in self.prefetch(first, target):
-            events = self.write_window(window)
-            if events is None:
+            applied = self.write_window(window)
+            if applied is None:
                 self.handle_reorg()
                 return self.catch_up(to_block)
-            self.summary.events += events
-            self.summary.windows += 1
-            self.summary.to_block = window.last
-            if self.progress:
-                self.progress(first, window.last, target, self.summary.events)
-            handlers.after_window(self.client, self.contract)
-            if self.on_window:
-                self.on_window(self)
+            self._committed(window, applied, first, target)
             if self.stop.is_set():
                 return None
         return None
+
+    def _committed(self, window: Window, applied: dict[str, int], first: int, target: int) -> None:
+        """After a window's commit: summary, metrics, progress and the after-window hooks."""
+        for name, count in applied.items():
+            self.summary.applied[name] = self.summary.applied.get(name, 0) + count
+        self.summary.events += window.count
+        self.summary.windows += 1
+        self.summary.to_block = window.last
+        self.report(indexed=window.last, applied=applied)
+        if self.progress:
+            self.progress(first, window.last, target, self.summary.events)
+        handlers.after_window(self.client, self.contract)
+        if self.on_window:
+            self.on_window(self)
+
+    def _catch_up_pipelined(self, first: int, target: int, to_block: int | None) -> None:
+        """The catch-up loop with a writer thread (PostgreSQL): window n+1's writes are
+        computed while window n commits on the writer's own connection.
+
+        Exactness holds because nothing computed for n+1 reads what n writes: the windows
+        cover disjoint block ranges, and every row n creates or changes is in the run's
+        caches (ids allocated up front, groups shared, see groups.services). Whatever could
+        break that makes the writer answer "reorg" or "redo"; the planned window is dropped,
+        the caches cleared, and the loop starts again from the committed checkpoint, the
+        window that conflicted written without the pipeline.
+        """
+        in_flight: tuple[Window, dict, Future] | None = None
+        if self._writer is None:  # kept for the whole run (--follow calls this every poll)
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ajo-sync-write")
+        writer = self._writer
+
+        def settle() -> str:
+            """Wait for the window in flight; account for it once committed."""
+            nonlocal in_flight
+            window, applied, future = in_flight
+            in_flight = None
+            outcome = future.result()
+            if outcome == "done":
+                self._committed(window, applied, first, target)
+            return outcome
+
+        outcome = "done"
+        try:
+            for window in self.prefetch(first, target):
+                if window.first <= self._serial_until or self._ahead_of(window):
+                    if in_flight is not None and (outcome := settle()) != "done":
+                        break
+                    IdCache.clear()  # the serial write may revert rows the caches hold
+                    applied = self.write_window(window)
+                    if applied is None:
+                        outcome = "reorg"
+                        break
+                    self._committed(window, applied, first, target)
+                else:
+                    applied, writes = self.plan_window(window)
+                    if in_flight is not None and (outcome := settle()) != "done":
+                        break
+                    if self.stop.is_set():
+                        IdCache.clear()  # the planned window is dropped
+                        return None
+                    in_flight = (
+                        window,
+                        applied,
+                        writer.submit(self.commit_planned, window, writes),
+                    )
+                    if writes.barrier and (outcome := settle()) != "done":
+                        break
+                    if in_flight is not None:
+                        continue
+                if self.stop.is_set():
+                    return None
+            if in_flight is not None:
+                outcome = settle()
+        finally:
+            if in_flight is not None:  # an error here: let the writer finish, then re-raise
+                wait([in_flight[2]])
+        if outcome == "done":
+            return None
+        IdCache.clear()
+        if outcome == "reorg":
+            self.handle_reorg()
+        else:  # "redo": the window after the checkpoint goes without the pipeline
+            state = SyncState.objects.get(pk=1)
+            checkpoint = state.start_block - 1 if state.last_block is None else state.last_block
+            self._serial_until = max(self._serial_until, checkpoint + 1)
+        return self.catch_up(to_block)
+
+    def refresh_writer_connection(self) -> None:
+        """Between polls of --follow: the writer's connection gets the same health and age
+        checks as the main one (close_old_connections, in its own thread)."""
+        if self._writer is not None:
+            self._writer.submit(close_old_connections).result()
+
+    def close(self) -> None:
+        """End of the run: stop the writer thread and close its database connection."""
+        if self._writer is not None:
+            # resolved in the writer thread: its own connection, not this thread's
+            self._writer.submit(lambda: connection.close())
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def _ahead_of(self, window: Window) -> bool:
+        ahead = SyncState.objects.filter(pk=1).values_list("ahead_block", flat=True).first()
+        return ahead is not None and ahead >= window.first
 
 
 def run(
@@ -519,6 +664,7 @@ def run(
     started = time.monotonic()
     client, chain_id, contract = connect(client)
     lock = WriterLock()
+    syncer = None
     metrics.IS_WRITER.set(0)
     try:
         while not lock.try_acquire():
@@ -562,6 +708,7 @@ def run(
                 if stop.wait(poll_interval):
                     break
                 close_old_connections()
+                syncer.refresh_writer_connection()
         except DecodeError as exc:
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
         except (RpcUnavailable, RpcError) as exc:
@@ -575,6 +722,8 @@ def run(
         )
         return summary
     finally:
+        if syncer is not None:
+            syncer.close()
         IdCache.active = None
         lock.release()
         metrics.IS_WRITER.set(0)
