@@ -3,6 +3,7 @@
     checkpoint ──► getLogs window [a, b] (prefetched in a thread) ──► decode ──► handlers
                                                                       │
              one transaction: rows + block hashes + checkpoint ◄──────┘
+             (PostgreSQL: in a writer thread, while the handlers compute the next window)
 
 Exactness rests on four rules:
 - a window's rows and the checkpoint move in one database transaction, so a crash at any
