@@ -21,32 +21,41 @@ from django.db.models import Q
 from ajo.fields import Uint256Field
 
 
-class Contribution(models.Model):
-    # No separate index on group or member: the composite indexes below start with them.
-    group = models.ForeignKey(
-        "groups.Group",
-        on_delete=models.CASCADE,
-        related_name="contributions",
+def _event_relation(to: str, *, on_delete, related_name: str) -> models.ForeignKey:
+    """An event row's link to its group or user: no database constraint, and no index of its
+    own (the composite indexes start with it); see the module docstring."""
+    return models.ForeignKey(
+        to,
+        on_delete=on_delete,
+        related_name=related_name,
         db_constraint=False,
         db_index=False,
     )
-    member = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="contributions",
-        db_constraint=False,
-        db_index=False,
-    )
+
+
+class ChainEvent(models.Model):
+    """What every event row carries: its round, amount, and where it sits in the chain."""
+
     round = models.PositiveIntegerField()
     amount = Uint256Field()
     tx_hash = models.CharField(max_length=66)
     log_index = models.PositiveIntegerField()
     block_number = models.PositiveBigIntegerField()
     block_time = models.DateTimeField()
-    is_late = models.BooleanField(default=False, help_text="Mined after the round's deadline.")
 
     class Meta:
+        abstract = True
         ordering = ["-block_number", "-log_index"]
+
+
+class Contribution(ChainEvent):
+    group = _event_relation("groups.Group", on_delete=models.CASCADE, related_name="contributions")
+    member = _event_relation(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contributions"
+    )
+    is_late = models.BooleanField(default=False, help_text="Mined after the round's deadline.")
+
+    class Meta(ChainEvent.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["block_number", "log_index"], name="contribution_log_uniq"
@@ -74,30 +83,13 @@ class Contribution(models.Model):
         return f"{self.member} paid round {self.round} of #{self.group_id}"
 
 
-class Payout(models.Model):
-    group = models.ForeignKey(
-        "groups.Group",
-        on_delete=models.CASCADE,
-        related_name="payouts",
-        db_constraint=False,
-        db_index=False,
+class Payout(ChainEvent):
+    group = _event_relation("groups.Group", on_delete=models.CASCADE, related_name="payouts")
+    recipient = _event_relation(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
     )
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        related_name="payouts",
-        db_constraint=False,
-        db_index=False,
-    )
-    round = models.PositiveIntegerField()
-    amount = Uint256Field()
-    tx_hash = models.CharField(max_length=66)
-    log_index = models.PositiveIntegerField()
-    block_number = models.PositiveBigIntegerField()
-    block_time = models.DateTimeField()
 
-    class Meta:
-        ordering = ["-block_number", "-log_index"]
+    class Meta(ChainEvent.Meta):
         constraints = [
             models.UniqueConstraint(fields=["block_number", "log_index"], name="payout_log_uniq"),
             models.UniqueConstraint(fields=["group", "round"], name="payout_group_round_uniq"),

@@ -86,34 +86,28 @@ def _group_started(log: dict, number: int, time: int, index: int) -> Event:
     )
 
 
-def _contribution_made(log: dict, number: int, time: int, index: int) -> Event:
-    topics = log["topics"]
-    return ContributionMade(
-        number,
-        log["blockHash"],
-        time,
-        log["transactionHash"],
-        index,
-        int(topics[1], 16),
-        "0x" + topics[2][-40:].lower(),
-        int(topics[3], 16),
-        int(log["data"][2:66], 16),
-    )
+def _round_payment(event_type: type[Event]) -> Callable[[dict, int, int, int], Event]:
+    """ContributionMade and PayoutSent share a layout: (group, member, round) indexed, amount."""
+
+    def decode(log: dict, number: int, time: int, index: int) -> Event:
+        topics = log["topics"]
+        return event_type(
+            number,
+            log["blockHash"],
+            time,
+            log["transactionHash"],
+            index,
+            int(topics[1], 16),
+            "0x" + topics[2][-40:].lower(),
+            int(topics[3], 16),
+            int(log["data"][2:66], 16),
+        )
+
+    return decode
 
 
-def _payout_sent(log: dict, number: int, time: int, index: int) -> Event:
-    topics = log["topics"]
-    return PayoutSent(
-        number,
-        log["blockHash"],
-        time,
-        log["transactionHash"],
-        index,
-        int(topics[1], 16),
-        "0x" + topics[2][-40:].lower(),
-        int(topics[3], 16),
-        int(log["data"][2:66], 16),
-    )
+_contribution_made = _round_payment(ContributionMade)
+_payout_sent = _round_payment(PayoutSent)
 
 
 def _group_completed(log: dict, number: int, time: int, index: int) -> Event:
