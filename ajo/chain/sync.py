@@ -48,7 +48,7 @@ _LIMIT_ERROR = re.compile(
 )
 _LIMIT_CODES = {-32005, -32602, -32614}
 _GROW_AFTER = 3  # successful windows before the window doubles again
-TARGET_LOGS = 20_000
+TARGET_LOGS = 10_000
 PROBE_BLOCKS = 64
 
 
