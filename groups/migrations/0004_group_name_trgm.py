@@ -4,7 +4,8 @@ Django's `icontains` on PostgreSQL is `UPPER("name"::text) LIKE UPPER('%…%')`,
 index serves: every search scanned all groups twice (count and page). A GIN trigram index on
 that exact expression serves it, and the statistics PostgreSQL keeps for an expression index
 let the planner see how many groups match. The index is not in the model state, like the
-fillfactor of 0003: SQLite has neither pg_trgm nor GIN.
+fillfactor of 0003: SQLite has neither pg_trgm nor GIN. pg_trgm is a trusted extension
+(PostgreSQL 13+): a role with CREATE on the database, such as its owner, may create it.
 """
 
 from django.db import migrations
