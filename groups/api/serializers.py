@@ -19,13 +19,6 @@ class TokenSerializer(FastRepresentationMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TotalsSerializer(serializers.Serializer):
-    total_contributed = Uint256Field()
-    total_paid_out = Uint256Field()
-    contribution_count = serializers.IntegerField()
-    payout_count = serializers.IntegerField()
-
-
 class GroupSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """A group as the lists show it."""
 
