@@ -73,10 +73,12 @@ def sync_summary() -> dict | None:
 
 def contributions_chart() -> dict:
     """Contributions per day over the last CHART_DAYS days that have any, from a bounded read."""
+    # Newest first by block: block time grows with the block number, and the (block number,
+    # log index) key serves this order without sorting the table.
     times = list(
-        Contribution.objects.order_by("-block_time").values_list("block_time", flat=True)[
-            :CHART_ROWS
-        ]
+        Contribution.objects.order_by("-block_number", "-log_index").values_list(
+            "block_time", flat=True
+        )[:CHART_ROWS]
     )
     if not times:
         return {"data": None, "truncated": False}
