@@ -68,9 +68,13 @@ class _LazyApp:
 
     _app = None
 
-    def __call__(self, environ, start_response):
+    def warm_up(self) -> None:
+        """Called by gunicorn.conf.py's post_worker_init, before the worker takes requests."""
         if self._app is None:
             type(self)._app = _application()
+
+    def __call__(self, environ, start_response):
+        self.warm_up()
         return self._app(environ, start_response)
 
 
