@@ -48,5 +48,7 @@ urlpatterns = [
     path("sync/", SyncStatusView.as_view(), name="api-sync"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^(?P<rest>.*)$", not_found),
+    # Any other path under /api/, control characters and newlines included (DOTALL, \Z):
+    # a JSON 404, never Django's HTML page.
+    re_path(r"(?s)^(?P<rest>.*)\Z", not_found),
 ]

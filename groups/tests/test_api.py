@@ -157,7 +157,10 @@ class TestGroupDetail:
         assert response.status_code == 404
         assert "does not exist" in response.json()["error"]["message"]
 
-    @pytest.mark.parametrize("path", ["/api/groups/abc/", "/api/groups/-1/", "/api/nowhere/"])
+    @pytest.mark.parametrize(
+        "path",
+        ["/api/groups/abc/", "/api/groups/-1/", "/api/nowhere/", "/api/groups/a%0Ab/payouts/"],
+    )
     def test_unknown_paths_are_json_404(self, client, path):
         response = client.get(path)
         assert response.status_code == 404
