@@ -48,7 +48,7 @@ urlpatterns = [
     path("sync/", SyncStatusView.as_view(), name="api-sync"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    # Any other path under /api/, control characters and newlines included (DOTALL, \Z):
+    # Any other path under /api/, control characters and newlines included ([\s\S], \Z):
     # a JSON 404, never Django's HTML page.
-    re_path(r"(?s)^(?P<rest>.*)\Z", not_found),
+    re_path(r"^(?P<rest>[\s\S]*)\Z", not_found),
 ]
