@@ -35,99 +35,52 @@ def _word(data: str, index: int) -> int:
     return int(data[start : start + 64], 16)
 
 
-# Each decoder builds its event positionally: (block number, block hash, block time, tx hash,
-# log index) as in ajo.events.Event, then the event's own fields. This is the hot path.
+# Each decoder returns the event's own fields, in order; decode_logs puts where the log sits
+# (block number, block hash, block time, tx hash, log index) in front. This is the hot path.
 
 
-def _group_created(log: dict, number: int, time: int, index: int) -> Event:
-    topics = log["topics"]
+def _group_created(log: dict, topics: list[str]) -> tuple:
     amount, frequency, max_members, name = abi_decode(
         ["uint256", "uint64", "uint16", "string"], bytes.fromhex(log["data"][2:])
     )
-    return GroupCreated(
-        number,
-        log["blockHash"],
-        time,
-        log["transactionHash"],
-        index,
-        int(topics[1], 16),
-        _address(topics[2]),
-        _address(topics[3]),
-        amount,
-        frequency,
-        max_members,
-        name,
-    )
+    group_id, creator, token = int(topics[1], 16), _address(topics[2]), _address(topics[3])
+    return group_id, creator, token, amount, frequency, max_members, name
 
 
-def _member_joined(log: dict, number: int, time: int, index: int) -> Event:
-    topics = log["topics"]
-    return MemberJoined(
-        number,
-        log["blockHash"],
-        time,
-        log["transactionHash"],
-        index,
+def _member_joined(log: dict, topics: list[str]) -> tuple:
+    return int(topics[1], 16), _address(topics[2]), _word(log["data"], 0)
+
+
+def _group_started(log: dict, topics: list[str]) -> tuple:
+    return int(topics[1], 16), _word(log["data"], 0)
+
+
+def _round_payment(log: dict, topics: list[str]) -> tuple:
+    """ContributionMade and PayoutSent: (group, member, round) indexed, then the amount."""
+    return (
         int(topics[1], 16),
         "0x" + topics[2][-40:].lower(),
-        _word(log["data"], 0),
+        int(topics[3], 16),
+        int(log["data"][2:66], 16),
     )
 
 
-def _group_started(log: dict, number: int, time: int, index: int) -> Event:
-    return GroupStarted(
-        number,
-        log["blockHash"],
-        time,
-        log["transactionHash"],
-        index,
-        int(log["topics"][1], 16),
-        _word(log["data"], 0),
-    )
+def _group_completed(log: dict, topics: list[str]) -> tuple:
+    return (int(topics[1], 16),)
 
 
-def _round_payment(event_type: type[Event]) -> Callable[[dict, int, int, int], Event]:
-    """ContributionMade and PayoutSent share a layout: (group, member, round) indexed, amount."""
-
-    def decode(log: dict, number: int, time: int, index: int) -> Event:
-        topics = log["topics"]
-        return event_type(
-            number,
-            log["blockHash"],
-            time,
-            log["transactionHash"],
-            index,
-            int(topics[1], 16),
-            "0x" + topics[2][-40:].lower(),
-            int(topics[3], 16),
-            int(log["data"][2:66], 16),
-        )
-
-    return decode
-
-
-_contribution_made = _round_payment(ContributionMade)
-_payout_sent = _round_payment(PayoutSent)
-
-
-def _group_completed(log: dict, number: int, time: int, index: int) -> Event:
-    return GroupCompleted(
-        number, log["blockHash"], time, log["transactionHash"], index, int(log["topics"][1], 16)
-    )
-
-
-_DECODERS: dict[str, tuple[int, int, Callable[[dict, int, int, int], Event]]] = {
-    # name: (topics expected, data words at least, decoder)
-    "GroupCreated": (4, 4, _group_created),
-    "MemberJoined": (3, 1, _member_joined),
-    "GroupStarted": (2, 1, _group_started),
-    "ContributionMade": (4, 1, _contribution_made),
-    "PayoutSent": (4, 1, _payout_sent),
-    "GroupCompleted": (2, 0, _group_completed),
+_DECODERS: dict[str, tuple[type[Event], int, int, Callable[[dict, list[str]], tuple]]] = {
+    # name: (event type, topics expected, data words at least, the event's own fields)
+    "GroupCreated": (GroupCreated, 4, 4, _group_created),
+    "MemberJoined": (MemberJoined, 3, 1, _member_joined),
+    "GroupStarted": (GroupStarted, 2, 1, _group_started),
+    "ContributionMade": (ContributionMade, 4, 1, _round_payment),
+    "PayoutSent": (PayoutSent, 4, 1, _round_payment),
+    "GroupCompleted": (GroupCompleted, 2, 0, _group_completed),
 }
 
 
-def _by_topic() -> dict[str, tuple[str, int, int, Callable]]:
+def _by_topic() -> dict[str, tuple[str, type[Event], int, int, Callable]]:
     topics = event_topics()
     return {topics[name]: (name, *spec) for name, spec in _DECODERS.items()}
 
@@ -144,7 +97,7 @@ def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, 
         spec = by_topic.get(topics[0]) if topics else None
         if spec is None or log.get("removed"):
             continue
-        name, topic_count, words, decoder = spec
+        name, event_type, topic_count, words, fields = spec
         data = log.get("data") or "0x"
         if len(topics) != topic_count or len(data) < 2 + 64 * words:
             raise DecodeError(
@@ -154,7 +107,16 @@ def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, 
         number = int(log["blockNumber"], 16)
         stamp = log.get("blockTimestamp")
         block_time = int(stamp, 16) if stamp else block_times[number]
-        decoded[name].append(decoder(log, number, block_time, int(log["logIndex"], 16)))
+        decoded[name].append(
+            event_type(
+                number,
+                log["blockHash"],
+                block_time,
+                log["transactionHash"],
+                int(log["logIndex"], 16),
+                *fields(log, topics),
+            )
+        )
     return decoded
 
 
