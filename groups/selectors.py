@@ -2,15 +2,11 @@
 
 from django.db.models import QuerySet
 
-from groups.models import Group, Membership, Token, User
+from groups.models import Group, Membership, User
 
 
 def group_list() -> QuerySet[Group]:
     return Group.objects.select_related("token", "creator")
-
-
-def group_get(*, group_id: int) -> Group | None:
-    return group_list().filter(id=group_id).first()
 
 
 def group_members(*, group_id: int) -> QuerySet[Membership]:
@@ -19,9 +15,10 @@ def group_members(*, group_id: int) -> QuerySet[Membership]:
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
+    """A wallet's seats, newest group first, with what a seat's list row shows."""
     return (
         Membership.objects.filter(user=user)
-        .select_related("group", "group__token")
+        .select_related("user", "group__token", "group__creator")
         .order_by("-group_id")
     )
 
@@ -29,7 +26,3 @@ def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
 def user_get_by_address(*, address: str) -> User | None:
     """`address` must already be normalised (lowercase)."""
     return User.objects.filter(address=address).first()
-
-
-def token_list() -> QuerySet[Token]:
-    return Token.objects.all()

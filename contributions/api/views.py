@@ -1,19 +1,17 @@
 """Contribution and payout lists (cursor-paginated by block) and a group's payouts."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
 
+from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination
-from ajo.api.representation import columns
 from contributions.api.filters import ContributionFilter, PayoutFilter
 from contributions.api.serializers import ContributionSerializer, PayoutSerializer
-from contributions.models import Payout
 from contributions.selectors import contribution_list, payout_list
-from groups.api.views import GROUP_ID, require_group
+from groups.api.views import GROUP_ID, GroupScopedListView
 
 
 @extend_schema(tags=["contributions"])
-class ContributionListView(generics.ListAPIView):
+class ContributionListView(ListView):
     """All contributions, newest first by (block_number, log_index)."""
 
     serializer_class = ContributionSerializer
@@ -21,11 +19,11 @@ class ContributionListView(generics.ListAPIView):
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        return contribution_list().only(*columns(ContributionSerializer))
+        return contribution_list()
 
 
 @extend_schema(tags=["contributions"])
-class PayoutListView(generics.ListAPIView):
+class PayoutListView(ListView):
     """All payouts, newest first by (block_number, log_index)."""
 
     serializer_class = PayoutSerializer
@@ -33,21 +31,16 @@ class PayoutListView(generics.ListAPIView):
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        return payout_list().only(*columns(PayoutSerializer))
+        return payout_list()
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
-class GroupPayoutsView(generics.ListAPIView):
+class GroupPayoutsView(GroupScopedListView):
     """A group's payouts, newest first."""
 
     serializer_class = PayoutSerializer
     filterset_class = PayoutFilter
     pagination_class = EventCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Payout.objects.none()
-        require_group(self.kwargs["group_id"])
-        return (
-            payout_list().filter(group_id=self.kwargs["group_id"]).only(*columns(PayoutSerializer))
-        )
+    def rows(self, *, group_id: int):
+        return payout_list().filter(group_id=group_id)

@@ -1,19 +1,18 @@
 """Group and user endpoints. Views stay thin: selectors read, services write."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ajo.addresses import InvalidAddress, normalize_address
 from ajo.api.filters import MAX_BIGINT
+from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination, PagePagination
-from ajo.api.representation import columns
 from ajo.chain.sync import SyncError
 from ajo.selectors import CHAIN_READ_SECONDS, cache_stats_record
 from contributions.api.filters import ContributionFilter
 from contributions.api.serializers import ContributionSerializer
-from contributions.models import Contribution
 from contributions.selectors import contribution_list
 from groups.api.filters import GroupFilter
 from groups.api.selectors import group_detail
@@ -24,8 +23,13 @@ from groups.api.serializers import (
     UserGroupSerializer,
     UserSerializer,
 )
-from groups.models import Group, Membership
-from groups.selectors import group_list, group_members, user_get_by_address
+from groups.models import Group
+from groups.selectors import (
+    group_list,
+    group_members,
+    membership_list_for_user,
+    user_get_by_address,
+)
 from groups.services import group_refresh_from_chain
 
 GROUP_ID = OpenApiParameter(
@@ -63,8 +67,35 @@ def _user_or_404(address: str):
     return user
 
 
+class GroupScopedListView(ListView):
+    """A list under /api/groups/{group_id}/: a 404 for a group that is not indexed."""
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no group
+            return self.get_serializer_class().Meta.model.objects.none()
+        group_id = self.kwargs["group_id"]
+        require_group(group_id)
+        return self.rows(group_id=group_id)
+
+    def rows(self, *, group_id: int):
+        raise NotImplementedError
+
+
+class UserScopedListView(ListView):
+    """A list under /api/users/{address}/: a 400 for a malformed address, a 404 for one
+    with no activity."""
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no address
+            return self.get_serializer_class().Meta.model.objects.none()
+        return self.rows(user=_user_or_404(self.kwargs["address"]))
+
+    def rows(self, *, user):
+        raise NotImplementedError
+
+
 @extend_schema(tags=["groups"])
-class GroupListView(generics.ListAPIView):
+class GroupListView(ListView):
     """Groups, newest first; filter by status, token, creator or member; search by name."""
 
     serializer_class = GroupSerializer
@@ -72,7 +103,7 @@ class GroupListView(generics.ListAPIView):
     pagination_class = PagePagination
 
     def get_queryset(self):
-        return group_list().order_by("-id").only(*columns(GroupSerializer))
+        return group_list().order_by("-id")
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID], responses=GroupDetailSerializer)
@@ -101,37 +132,27 @@ class GroupDetailView(APIView):
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
-class GroupMembersView(generics.ListAPIView):
+class GroupMembersView(GroupScopedListView):
     """A group's members in rotation (payout) order."""
 
     serializer_class = MembershipSerializer
     pagination_class = PagePagination
     filter_backends = []
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return Membership.objects.none()
-        require_group(self.kwargs["group_id"])
-        return group_members(group_id=self.kwargs["group_id"]).only(*columns(MembershipSerializer))
+    def rows(self, *, group_id: int):
+        return group_members(group_id=group_id)
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
-class GroupContributionsView(generics.ListAPIView):
+class GroupContributionsView(GroupScopedListView):
     """A group's contributions, newest first by (block_number, log_index)."""
 
     serializer_class = ContributionSerializer
     filterset_class = ContributionFilter
     pagination_class = EventCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Contribution.objects.none()
-        require_group(self.kwargs["group_id"])
-        return (
-            contribution_list()
-            .filter(group_id=self.kwargs["group_id"])
-            .only(*columns(ContributionSerializer))
-        )
+    def rows(self, *, group_id: int):
+        return contribution_list().filter(group_id=group_id)
 
 
 @extend_schema(tags=["users"], parameters=[ADDRESS], responses=UserSerializer)
@@ -143,35 +164,24 @@ class UserDetailView(APIView):
 
 
 @extend_schema(tags=["users"], parameters=[ADDRESS])
-class UserGroupsView(generics.ListAPIView):
+class UserGroupsView(UserScopedListView):
     """The groups a wallet is in, with its seat in each, newest group first."""
 
     serializer_class = UserGroupSerializer
     pagination_class = PagePagination
     filter_backends = []
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Membership.objects.none()
-        user = _user_or_404(self.kwargs["address"])
-        return (
-            Membership.objects.filter(user=user)
-            .select_related("user", "group__token", "group__creator")
-            .order_by("-group_id")
-            .only(*columns(UserGroupSerializer))
-        )
+    def rows(self, *, user):
+        return membership_list_for_user(user=user)
 
 
 @extend_schema(tags=["users"], parameters=[ADDRESS])
-class UserContributionsView(generics.ListAPIView):
+class UserContributionsView(UserScopedListView):
     """A wallet's contributions, newest first."""
 
     serializer_class = ContributionSerializer
     filterset_class = ContributionFilter
     pagination_class = EventCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Contribution.objects.none()
-        user = _user_or_404(self.kwargs["address"])
-        return contribution_list().filter(member=user).only(*columns(ContributionSerializer))
+    def rows(self, *, user):
+        return contribution_list().filter(member=user)
