@@ -74,7 +74,7 @@ def deferred_writes() -> Iterator[DeferredWrites]:
     """Inside, bulk_insert and bulk_update (so save_fields too) record their statement,
     rows included, instead of running it. The sync computes a batch's writes this way while
     its writer thread still commits the previous batch on another connection. Reads run at
-    once, so code inside must not read back what it wrote: ids come from `allocate_ids`."""
+    once, so code inside must not read back what it wrote: ids come from `bulk_insert_new`."""
     writes = DeferredWrites()
     _deferred.writes = writes
     try:
@@ -97,20 +97,27 @@ def request_barrier() -> None:
         writes.barrier = True
 
 
-def allocate_ids(model: type[models.Model], count: int) -> list[int] | None:
-    """`count` new primary keys from the table's identity sequence, so rows can be inserted
-    with known ids (nothing to read back). PostgreSQL only: None elsewhere. A rolled-back
-    batch leaves a gap in the ids, nothing else."""
+def bulk_insert_new(
+    model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]
+) -> list[int] | None:
+    """bulk_insert for new rows whose ids the caller needs. On PostgreSQL the ids come from
+    the table's identity sequence first and are returned in row order, so nothing has to be
+    read back (deferred writes included). Elsewhere None: read them back after the insert.
+    A rolled-back batch leaves a gap in the ids, nothing else."""
     if connection.vendor != "postgresql":
+        bulk_insert(model, names, rows)
         return None
-    if count == 0:
+    if not rows:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, model._meta.pk.column, count],
+            [model._meta.db_table, model._meta.pk.column, len(rows)],
         )
-        return [row[0] for row in cursor.fetchall()]
+        ids = [row[0] for row in cursor.fetchall()]
+    with_ids = [(i, *row) for i, row in zip(ids, rows, strict=True)]
+    bulk_insert(model, [model._meta.pk.name, *names], with_ids)
+    return ids
 
 
 # --- value preparation ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ statement, and moves the totals of the rows they touch (loaded once, written bac
 Applying the same batch twice changes nothing. Callers hold the write lock (see
 `ajo.chain.writelock`) and a transaction.
 
-New rows get their ids before they are written (`ajo.db.allocate_ids` on PostgreSQL) and go
+New rows get their ids before they are written (`ajo.db.bulk_insert_new` on PostgreSQL) and go
 into the run's caches at once, so no handler reads back what another one wrote: the sync can
 compute a batch's writes while the previous batch is still being committed.
 """
@@ -18,8 +18,8 @@ from datetime import timedelta
 from django.db import transaction
 
 from ajo.db import (
-    allocate_ids,
     bulk_insert,
+    bulk_insert_new,
     bulk_update,
     chunks,
     from_unix,
@@ -125,61 +125,51 @@ GROUP_STATE_FIELDS = [
 ]
 
 
+def _ensure_by_address(
+    model, cache: dict[str, int], addresses: Iterable[str], columns: list[str], row
+) -> dict[str, int]:
+    """{address: id} for rows keyed by address, inserting `row(address)` (values for
+    `columns`) for each address not stored yet."""
+    wanted = sorted(set(addresses))
+    ids = {address: cache[address] for address in wanted if address in cache}
+    unknown = [address for address in wanted if address not in ids]
+    for part in chunks(unknown):
+        ids.update(model.objects.filter(address__in=part).values_list("address", "id"))
+    missing = [address for address in unknown if address not in ids]
+    if missing:
+        new_ids = bulk_insert_new(model, columns, [row(address) for address in missing])
+        if new_ids is None:  # SQLite: read the ids back
+            for part in chunks(missing):
+                ids.update(model.objects.filter(address__in=part).values_list("address", "id"))
+        else:
+            ids.update(zip(missing, new_ids, strict=True))
+    cache.update(ids)
+    return ids
+
+
 def user_ensure_many(
     *, addresses: Iterable[str], first_seen_block: int | None = None
 ) -> dict[str, int]:
     """Return {address: user id}, creating a wallet user for each address not seen before."""
-    cache = IdCache.active.users if IdCache.active is not None else {}
-    wanted = sorted(set(addresses))
-    ids: dict[str, int] = {address: cache[address] for address in wanted if address in cache}
-    unknown = [address for address in wanted if address not in ids]
-    for part in chunks(unknown):
-        ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
-    missing = [address for address in unknown if address not in ids]
-    if missing:
+    return _ensure_by_address(
+        User,
+        IdCache.active.users if IdCache.active is not None else {},
+        addresses,
+        ["username", "address", "password", "first_seen_block"],
         # password "!" is unusable: wallet users never log in with a password
-        new_ids = allocate_ids(User, len(missing))
-        if new_ids is None:  # SQLite: insert, then read the ids back
-            bulk_insert(
-                User,
-                ["username", "address", "password", "first_seen_block"],
-                [(address, address, "!", first_seen_block) for address in missing],
-            )
-            for part in chunks(missing):
-                ids.update(User.objects.filter(address__in=part).values_list("address", "id"))
-        else:
-            bulk_insert(
-                User,
-                ["id", "username", "address", "password", "first_seen_block"],
-                [
-                    (user_id, address, address, "!", first_seen_block)
-                    for user_id, address in zip(new_ids, missing, strict=True)
-                ],
-            )
-            ids.update(zip(missing, new_ids, strict=True))
-    cache.update(ids)
-    return ids
+        lambda address: (address, address, "!", first_seen_block),
+    )
 
 
 def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
     """Return {address: token id}, creating tokens not seen before (metadata comes later)."""
-    cache = IdCache.active.tokens if IdCache.active is not None else {}
-    wanted = sorted(set(addresses))
-    ids = {address: cache[address] for address in wanted if address in cache}
-    unknown = [address for address in wanted if address not in ids]
-    if unknown:
-        ids.update(Token.objects.filter(address__in=unknown).values_list("address", "id"))
-    missing = [address for address in unknown if address not in ids]
-    if missing:
-        new_ids = allocate_ids(Token, len(missing))
-        if new_ids is None:  # SQLite: insert, then read the ids back
-            bulk_insert(Token, ["address"], [(address,) for address in missing])
-            ids.update(Token.objects.filter(address__in=missing).values_list("address", "id"))
-        else:
-            bulk_insert(Token, ["id", "address"], list(zip(new_ids, missing, strict=True)))
-            ids.update(zip(missing, new_ids, strict=True))
-    cache.update(ids)
-    return ids
+    return _ensure_by_address(
+        Token,
+        IdCache.active.tokens if IdCache.active is not None else {},
+        addresses,
+        ["address"],
+        lambda address: (address,),
+    )
 
 
 def token_set_metadata(*, address: str, symbol: str, name: str, decimals: int | None) -> None:
@@ -344,20 +334,16 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         groups[event.group_id].member_count += 1
         touched.add(event.group_id)
         joined_users[user_id] = joined_users.get(user_id, 0) + 1
-    columns = ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index"]
-    new_ids = allocate_ids(Membership, len(new_rows))
-    if new_ids is None:  # SQLite: the ids are read back when needed
-        bulk_insert(Membership, [*columns, "joined_at"], new_rows)
-    else:
-        bulk_insert(
-            Membership,
-            ["id", *columns, "joined_at"],
-            [(i, *row) for i, row in zip(new_ids, new_rows, strict=True)],
+    new_ids = bulk_insert_new(
+        Membership,
+        ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
+        new_rows,
+    )
+    if new_ids is not None and IdCache.active is not None:
+        # contributions find them here (on SQLite, by reading them back)
+        IdCache.active.memberships.update(
+            ((row[0], row[1]), i) for i, row in zip(new_ids, new_rows, strict=True)
         )
-        if IdCache.active is not None:  # contributions find them without reading them back
-            IdCache.active.memberships.update(
-                ((row[0], row[1]), i) for i, row in zip(new_ids, new_rows, strict=True)
-            )
     save_fields(
         Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
     )
