@@ -14,7 +14,7 @@ from contributions.models import Contribution, Payout
 from groups.models import Membership, Token, User
 from groups.services import (
     GROUP_STATE_FIELDS,
-    IdCache,
+    RunCache,
     group_apply_derived_state,
     group_save_many,
     groups_by_id,
@@ -45,7 +45,7 @@ def _new_events(model, events: list[Event]) -> list[Event]:
 
 def _membership_ids(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """{(group id, user id): membership id} for the pairs that are memberships."""
-    cache = IdCache.active.memberships if IdCache.active is not None else {}
+    cache = RunCache.active.memberships if RunCache.active is not None else {}
     found = {pair: cache[pair] for pair in pairs if pair in cache}
     unknown_groups = sorted({group_id for group_id, _ in pairs - found.keys()})
     for part in chunks(unknown_groups):

@@ -17,7 +17,7 @@ window_scope(services.group_window)
 @on_revert(order=20)
 def groups_revert_above(context: RevertContext) -> None:
     """Undo groups, joins, starts and completions from orphaned blocks; rebuild totals."""
-    services.IdCache.clear()  # rows are about to be deleted
+    services.RunCache.clear()  # rows are about to be deleted
     block = context.block_number
     orphaned_groups = Group.objects.filter(created_block__gt=block)
     context.group_ids.update(

@@ -30,8 +30,9 @@ from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from groups.models import Group, Membership, Token, User
 
 
-class IdCache:
-    """Ids of users and memberships, and event-derived groups, seen during one sync run.
+class RunCache:
+    """Ids of users, tokens and memberships, and event-derived groups, seen during one sync
+    run.
 
     Ids never change and only a reorg revert deletes rows (it clears the cache), so within a
     run the sync can skip looking them up again; a miss falls back to the database. Groups
@@ -41,7 +42,7 @@ class IdCache:
     Outside a run (`active` is None) nothing is cached.
     """
 
-    active: "IdCache | None" = None
+    active: "RunCache | None" = None
     MAX_GROUPS = 200_000  # a long --follow run starts over rather than grow without bound
 
     def __init__(self):
@@ -61,7 +62,7 @@ class IdCache:
 
 class WindowGroups:
     """The groups one batch of events touches, shared by every handler of the batch (and kept
-    for the next batches of a sync run, see IdCache).
+    for the next batches of a sync run, see RunCache).
 
     Each event type's handler used to load the groups it touches and write them back; in a
     batch with groups created, joined, paid into and paid out, that was up to six loads and
@@ -73,7 +74,7 @@ class WindowGroups:
     active: "WindowGroups | None" = None
 
     def __init__(self):
-        run = IdCache.active
+        run = RunCache.active
         self.loaded: dict[int, Group] = run.groups if run is not None else {}
         self.changed: dict[int, Group] = {}
         self.fields: set[str] = set()
@@ -87,7 +88,7 @@ class WindowGroups:
             del self.loaded[group_id]
         if views:
             request_barrier()
-        if len(self.loaded) > IdCache.MAX_GROUPS:
+        if len(self.loaded) > RunCache.MAX_GROUPS:
             self.loaded.clear()
 
 
@@ -99,7 +100,7 @@ def group_window() -> Iterator[WindowGroups]:
         window.flush()
     except BaseException:
         # The transaction rolls back: the run's copies may hold changes that never landed.
-        IdCache.clear()
+        RunCache.clear()
         raise
     finally:
         WindowGroups.active = None
@@ -153,7 +154,7 @@ def user_ensure_many(
     """Return {address: user id}, creating a wallet user for each address not seen before."""
     return _ensure_by_address(
         User,
-        IdCache.active.users if IdCache.active is not None else {},
+        RunCache.active.users if RunCache.active is not None else {},
         addresses,
         ["username", "address", "password", "first_seen_block"],
         # password "!" is unusable: wallet users never log in with a password
@@ -165,7 +166,7 @@ def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
     """Return {address: token id}, creating tokens not seen before (metadata comes later)."""
     return _ensure_by_address(
         Token,
-        IdCache.active.tokens if IdCache.active is not None else {},
+        RunCache.active.tokens if RunCache.active is not None else {},
         addresses,
         ["address"],
         lambda address: (address,),
@@ -339,9 +340,9 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
         new_rows,
     )
-    if new_ids is not None and IdCache.active is not None:
+    if new_ids is not None and RunCache.active is not None:
         # contributions find them here (on SQLite, by reading them back)
-        IdCache.active.memberships.update(
+        RunCache.active.memberships.update(
             ((row[0], row[1]), i) for i, row in zip(new_ids, new_rows, strict=True)
         )
     save_fields(

@@ -36,7 +36,7 @@ from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import WriterLock
 from ajo.db import DeferredWrites, deferred_writes, from_unix
 from ajo.models import BlockRecord, SyncState
-from groups.services import IdCache
+from groups.services import RunCache
 
 logger = logging.getLogger("ajo.sync")
 
@@ -586,8 +586,7 @@ class Syncer:
                 if window.first <= self._serial_until or self._ahead_of(window):
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
-                    IdCache.clear()  # the serial write may revert rows the caches hold
-                    applied = self.write_window(window)
+                    applied = self.write_window(window)  # a revert in it clears the caches
                     if applied is None:
                         outcome = "reorg"
                         break
@@ -597,7 +596,7 @@ class Syncer:
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
                     if self.stop.is_set():
-                        IdCache.clear()  # the planned window is dropped
+                        RunCache.clear()  # the planned window is dropped
                         return None
                     in_flight = (
                         window,
@@ -617,7 +616,7 @@ class Syncer:
                 wait([in_flight[2]])
         if outcome == "done":
             return None
-        IdCache.clear()
+        RunCache.clear()
         if outcome == "reorg":
             self.handle_reorg()
         else:  # "redo": the window after the checkpoint goes without the pipeline
@@ -680,7 +679,7 @@ def run(
                 return SyncSummary(seconds=time.monotonic() - started)
         metrics.IS_WRITER.set(1)
         logger.info("holding the writer lock: indexing %s", to_checksum(contract))
-        IdCache.active = IdCache()  # ids seen during this run (cleared on revert)
+        RunCache.active = RunCache()  # ids and groups seen during this run (cleared on revert)
         syncer = Syncer(
             client=client,
             chain_id=chain_id,
@@ -725,7 +724,7 @@ def run(
     finally:
         if syncer is not None:
             syncer.close()
-        IdCache.active = None
+        RunCache.active = None
         lock.release()
         metrics.IS_WRITER.set(0)
 
