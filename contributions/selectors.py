@@ -18,6 +18,5 @@ def payout_list() -> QuerySet[Payout]:
 
 
 def contribution_list_for_round(*, group_id: int, round_number: int) -> QuerySet[Contribution]:
-    return Contribution.objects.filter(group_id=group_id, round=round_number).select_related(
-        "member"
-    )
+    """One round's payments of a group, unordered (a round has one per member)."""
+    return Contribution.objects.filter(group_id=group_id, round=round_number).order_by()
