@@ -561,9 +561,10 @@ class Syncer:
         Exactness holds because nothing computed for n+1 reads what n writes: the windows
         cover disjoint block ranges, and every row n creates or changes is in the run's
         caches (ids allocated up front, groups shared, see groups.services). Whatever could
-        break that makes the writer answer "reorg" or "redo"; the planned window is dropped,
-        the caches cleared, and the loop starts again from the committed checkpoint, the
-        window that conflicted written without the pipeline.
+        break that makes the writer answer "reorg" or "redo" (rows ingested ahead of the sync
+        in that window included); the planned window is dropped, the caches cleared, and the
+        loop starts again from the committed checkpoint, the window that conflicted written
+        without the pipeline.
         """
         in_flight: tuple[Window, dict, Future] | None = None
         if self._writer is None:  # kept for the whole run (--follow calls this every poll)
@@ -583,7 +584,7 @@ class Syncer:
         outcome = "done"
         try:
             for window in self.prefetch(first, target):
-                if window.first <= self._serial_until or self._ahead_of(window):
+                if window.first <= self._serial_until:
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
                     applied = self.write_window(window)  # a revert in it clears the caches
@@ -603,10 +604,10 @@ class Syncer:
                         applied,
                         writer.submit(self.commit_planned, window, writes),
                     )
-                    if writes.barrier and (outcome := settle()) != "done":
+                    if not writes.barrier:
+                        continue  # the next window is computed while this one commits
+                    if (outcome := settle()) != "done":
                         break
-                    if in_flight is not None:
-                        continue
                 if self.stop.is_set():
                     return None
             if in_flight is not None:
@@ -638,10 +639,6 @@ class Syncer:
             self._writer.submit(lambda: connection.close())
             self._writer.shutdown(wait=True)
             self._writer = None
-
-    def _ahead_of(self, window: Window) -> bool:
-        ahead = SyncState.objects.filter(pk=1).values_list("ahead_block", flat=True).first()
-        return ahead is not None and ahead >= window.first
 
 
 def run(
