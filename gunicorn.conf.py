@@ -76,9 +76,6 @@ def post_worker_init(worker):
     """Import what the first request would (Django, the URLconf and with it every view) before
     this worker takes connections: a worker recycled by max_requests then slows no request down
     (without it, the first request after each recycle waited half a second)."""
-    warm_up = getattr(worker.wsgi, "warm_up", None)  # an app that sets Django up lazily
-    if warm_up is not None:
-        warm_up()
     from django.apps import apps
 
     if apps.ready:

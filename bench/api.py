@@ -5,9 +5,8 @@
 Builds (or reuses) the bench/dataset.py database, starts gunicorn with gunicorn.conf.py on a
 free loopback port (DEBUG off), and measures each endpoint with wrk: latency with one
 connection (p50/p99) and throughput with C connections (requests/s). The baseline is a minimal
-Django JSON view served by the same gunicorn through the same middleware; it is routed only
-by this module's URLconf (`bench.api:application`), never by ajo.urls, so it cannot ship as a
-public endpoint. Prints a table with each endpoint's throughput as a share of the baseline.
+Django JSON view served by the same gunicorn through the same middleware (bench/api_app.py).
+Prints a table with each endpoint's throughput as a share of the baseline.
 """
 
 from __future__ import annotations
@@ -29,56 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BASELINE_PATH = "/bench/baseline/"
+BASELINE_PATH = "/bench/baseline/"  # routed by bench/api_app.py
 LOG_PATH = Path(os.environ.get("TMPDIR", "/tmp")) / "ajo-bench-api-gunicorn.log"
-
-
-# --- the app gunicorn serves: ajo plus the baseline view ----------------------------------
-
-
-def baseline(request):
-    from django.http import JsonResponse
-
-    return JsonResponse({"status": "ok", "n": 1})
-
-
-def __getattr__(name: str):
-    # Built on first use, when Django is set up (ajo.urls reads settings).
-    if name == "urlpatterns":
-        from django.urls import include, path
-
-        return [path(BASELINE_PATH.strip("/") + "/", baseline), path("", include("ajo.urls"))]
-    raise AttributeError(name)
-
-
-def _application():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ajo.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.ROOT_URLCONF = "bench.api"
-    from django.core.wsgi import get_wsgi_application
-
-    return get_wsgi_application()
-
-
-class _LazyApp:
-    """gunicorn imports `bench.api:application` in each worker; Django starts on first call."""
-
-    _app = None
-
-    def warm_up(self) -> None:
-        """Called by gunicorn.conf.py's post_worker_init, before the worker takes requests."""
-        if self._app is None:
-            type(self)._app = _application()
-
-    def __call__(self, environ, start_response):
-        self.warm_up()
-        return self._app(environ, start_response)
-
-
-application = _LazyApp()
 
 
 # --- the benchmark ---------------------------------------------------------------------------
@@ -109,7 +60,7 @@ def _start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Po
         command += ["-c", "gunicorn.conf.py"]
     else:  # equivalent flags while gunicorn.conf.py is missing
         command += ["--workers", str(workers), "--worker-class", "sync"]
-    command += ["--bind", f"127.0.0.1:{port}", "bench.api:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "bench.api_app:application"]
     log = open(LOG_PATH, "w")  # noqa: SIM115 (handed to the child; closed by the OS)
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
