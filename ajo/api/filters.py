@@ -19,7 +19,11 @@ class AddressFormField(forms.CharField):
         try:
             return normalize_address(value)
         except InvalidAddress as exc:
-            raise forms.ValidationError(str(exc), code="invalid_address") from None
+            # The reason quotes the input, which may hold a "%": pass it as a parameter,
+            # never as the message Django formats.
+            raise forms.ValidationError(
+                "%(reason)s", code="invalid_address", params={"reason": str(exc)}
+            ) from None
 
 
 @extend_schema_field(ADDRESS_SCHEMA)

@@ -226,6 +226,7 @@ class TestGroupList:
             ("status=paused", "status", "valid choice"),
             ("token=0x123", "token", "40 hex digits"),
             ("member=not-an-address", "member", "start with 0x"),
+            ("token=%25s%25d", "token", "'%s%d'"),  # echoed as given, not formatted
             ("creator=0x" + "A" * 20 + "b" * 20, "creator", "checksum"),
             ("ordering=password", "ordering", "valid choice"),
             ("page=0", "page", "page number"),
