@@ -1,5 +1,7 @@
 """django-filter pieces shared by the API's FilterSets: strict, typed, and bounded."""
 
+import functools
+
 import django_filters
 from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
@@ -83,19 +85,14 @@ class FilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
 
-_parameter_names_cache: dict[type, frozenset[str] | None] = {}
-
-
+@functools.cache
 def _parameter_names(filterset_class) -> frozenset[str] | None:
     """The query parameters a FilterSet reads, or None when a filter reads several
     (a MultiWidget's suffixed names): then it is always built."""
-    if filterset_class not in _parameter_names_cache:
-        names = frozenset(filterset_class.base_filters)
-        for filter_ in filterset_class.base_filters.values():
-            widget = filter_.extra.get("widget") or filter_.field_class.widget
-            if isinstance(widget, forms.MultiWidget) or (
-                isinstance(widget, type) and issubclass(widget, forms.MultiWidget)
-            ):
-                names = None
-        _parameter_names_cache[filterset_class] = names
-    return _parameter_names_cache[filterset_class]
+    for filter_ in filterset_class.base_filters.values():
+        widget = filter_.extra.get("widget") or filter_.field_class.widget
+        if isinstance(widget, forms.MultiWidget) or (
+            isinstance(widget, type) and issubclass(widget, forms.MultiWidget)
+        ):
+            return None
+    return frozenset(filterset_class.base_filters)
