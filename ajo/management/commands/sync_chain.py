@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -63,12 +64,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["reindex"]:
             self._confirm_reindex(assume_yes=options["yes"])
-        # The sync allocates millions of short-lived objects (decoded logs, rows) and frees
-        # them without cycles. With the default thresholds the cyclic collector ran every
-        # few hundred allocations and walked every live object, Django's included: a third
-        # of the decoding time. Keep what start-up loaded out of its way and run it rarely.
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
         stop = threading.Event()
 
         def request_stop(signum, frame):
@@ -94,18 +89,19 @@ class Command(BaseCommand):
                 standby_said.append(True)
 
         try:
-            summary = sync.run(
-                from_block=options["from_block"],
-                to_block=options["to_block"],
-                follow=options["follow"],
-                poll_interval=options["poll_interval"],
-                batch_blocks=options["batch_blocks"],
-                confirmations=options["confirmations"],
-                progress=None if options["follow"] else progress,
-                stop=stop,
-                on_standby=on_standby,
-                reindex_first=options["reindex"],
-            )
+            with _rare_gc():
+                summary = sync.run(
+                    from_block=options["from_block"],
+                    to_block=options["to_block"],
+                    follow=options["follow"],
+                    poll_interval=options["poll_interval"],
+                    batch_blocks=options["batch_blocks"],
+                    confirmations=options["confirmations"],
+                    progress=None if options["follow"] else progress,
+                    stop=stop,
+                    on_standby=on_standby,
+                    reindex_first=options["reindex"],
+                )
         except sync.SyncError as exc:
             progress.finish()
             raise CommandError(str(exc)) from None
@@ -126,3 +122,20 @@ class Command(BaseCommand):
             answer = input("Delete every indexed row and rebuild from the start block? [y/N] ")
             if answer.strip().lower() not in {"y", "yes"}:
                 raise CommandError("reindex cancelled")
+
+
+@contextmanager
+def _rare_gc():
+    """The sync allocates millions of short-lived objects (decoded logs, rows) and frees them
+    without cycles. With the default thresholds the cyclic collector ran every few hundred
+    allocations and walked every live object, Django's included: a third of the decoding
+    time. Keep what start-up loaded out of its way and run it rarely, for the sync only (the
+    command also runs in-process, from tests and call_command)."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
