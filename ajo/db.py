@@ -7,7 +7,8 @@ UPDATE … FROM unnest(…), and use executemany on SQLite, where the sqlite3 mo
 Rows are plain tuples.
 
 Uint256 columns: PostgreSQL takes Python ints as numeric; SQLite gets the zero-padded text
-form, and `uint256_add` (registered on every SQLite connection) adds two of them exactly.
+form, and `uint256_add` and the aggregate `uint256_sum` (registered on every SQLite connection)
+add them exactly.
 """
 
 import functools
@@ -46,11 +47,27 @@ def sqlite_uint256_add(a: str | None, b: str | int | None) -> str | None:
     return str(parse_uint256(int(a) + int(b))).rjust(_WIDTH, "0")
 
 
+class SqliteUint256Sum:
+    """SQL aggregate for SQLite: exact sum of uint256 values in the stored text form (SUM()
+    would go through floating point)."""
+
+    def __init__(self):
+        self.total = 0
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self) -> str:
+        return str(parse_uint256(self.total)).rjust(_WIDTH, "0")
+
+
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite":
         connection.connection.create_function(
             "uint256_add", 2, sqlite_uint256_add, deterministic=True
         )
+        connection.connection.create_aggregate("uint256_sum", 1, SqliteUint256Sum)
 
 
 # --- deferred writes -------------------------------------------------------------------------
@@ -261,6 +278,20 @@ def _update(
                 list(prepared),
             )
     return len(rows)
+
+
+def sql_uint256_sum(expression: str) -> str:
+    """SQL for the exact sum of a uint256 column (NULL rows skipped) on either database."""
+    if connection.vendor == "sqlite":
+        return f"uint256_sum({expression})"
+    return f"SUM({expression})"
+
+
+def sql_uint256_add(column: str, expression: str) -> str:
+    """SQL for a uint256 column plus a uint256 expression, exact on either database."""
+    if connection.vendor == "sqlite":
+        return f"uint256_add({column}, {expression})"
+    return f"{column} + {expression}"
 
 
 def save_fields(model: type[models.Model], objs: Iterable[models.Model], names: list[str]) -> None:

@@ -113,3 +113,17 @@ class Uint256Field(models.Field):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": Uint256FormField, **kwargs})
+
+
+class Uint256Sum(models.Aggregate):
+    """Exact SUM of a Uint256Field: numeric on PostgreSQL, the registered `uint256_sum`
+    aggregate on SQLite (its SUM() would go through floating point). NULL for no rows."""
+
+    function = "SUM"
+    name = "Uint256Sum"
+
+    def __init__(self, expression, **extra):
+        super().__init__(expression, output_field=Uint256Field(), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="uint256_sum", **extra_context)

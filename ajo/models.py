@@ -24,6 +24,12 @@ class SyncState(models.Model):
         blank=True,
         help_text="Highest block of a transaction ingested through the API ahead of the sync.",
     )
+    rolled_up_block = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Membership and user totals include every event up to this block "
+        "(rolled up at the end of each catch-up; see ajo.chain.sync).",
+    )
     reorg_count = models.PositiveIntegerField(default=0)
     last_reorg_at = models.DateTimeField(null=True, blank=True)
     last_reorg_depth = models.PositiveIntegerField(null=True, blank=True)
@@ -43,6 +49,14 @@ class SyncState(models.Model):
     @property
     def checksum_contract(self) -> str:
         return to_checksum(self.contract_address)
+
+    def rolls_up_later(self, block_number: int) -> bool:
+        """Rows at this block wait for the sync's next roll-up: above rolled_up_block, at or
+        below the checkpoint. Rows ingested ahead of the checkpoint are rolled up as they land.
+        """
+        if self.last_block is None or block_number > self.last_block:
+            return False
+        return self.rolled_up_block is None or block_number > self.rolled_up_block
 
     @property
     def lag_blocks(self) -> int | None:

@@ -1,11 +1,12 @@
 """Chain-event handlers for contributions and payouts (registered with ajo.chain.handlers)."""
 
-from ajo.chain.handlers import RevertContext, handles, on_revert
+from ajo.chain.handlers import RevertContext, handles, on_revert, on_roll_up
 from contributions import services
 from contributions.models import Contribution, Payout
 
 handles("ContributionMade", order=40)(services.contribution_record_many)
 handles("PayoutSent", order=50)(services.payout_record_many)
+on_roll_up(services.totals_roll_up)
 
 
 @on_revert(order=10)

@@ -1,20 +1,27 @@
 """Writes for contributions and payouts, batch-first and idempotent.
 
 New events are told from known ones with one indexed query over the batch's block range
-(unique key: block number + log index), inserted in one COPY (PostgreSQL) or executemany (SQLite),
-and their amounts added to the totals of the groups, memberships, users and tokens they touch
-with one set-based UPDATE per table.
+(unique key: block number + log index), inserted in one COPY (PostgreSQL) or executemany
+(SQLite), and their amounts added to the totals of the groups and tokens they touch with one
+set-based UPDATE per table.
+
+Membership and user totals (and the payout flags) are rolled up from the stored rows instead,
+by `totals_roll_up` over a block range: one UPDATE … FROM (SELECT … GROUP BY) per table. A
+user pays into many windows of a long sync, and rolling up once at the end of a catch-up
+updates each of those rows once instead of once per window, which was a third of the sync's
+database time. The sync decides when (see ajo.chain.sync: SyncState.rolled_up_block).
 """
 
 from collections import defaultdict
 
-from ajo.db import bulk_insert, bulk_update, chunks, from_unix
+from django.db import connection
+
+from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
 from ajo.events import ContributionMade, Event, PayoutSent
 from contributions.models import Contribution, Payout
 from groups.models import Membership, Token, User
 from groups.services import (
     GROUP_STATE_FIELDS,
-    RunCache,
     group_apply_derived_state,
     group_save_many,
     groups_by_id,
@@ -43,29 +50,9 @@ def _new_events(model, events: list[Event]) -> list[Event]:
     return fresh
 
 
-def _membership_ids(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """{(group id, user id): membership id} for the pairs that are memberships."""
-    cache = RunCache.active.memberships if RunCache.active is not None else {}
-    found = {pair: cache[pair] for pair in pairs if pair in cache}
-    unknown_groups = sorted({group_id for group_id, _ in pairs - found.keys()})
-    for part in chunks(unknown_groups):
-        rows = Membership.objects.filter(group_id__in=part).values_list("id", "group_id", "user_id")
-        for membership_id, group_id, user_id in rows:
-            cache[(group_id, user_id)] = membership_id
-            if (group_id, user_id) in pairs:
-                found[(group_id, user_id)] = membership_id
-    return found
-
-
-def _add(totals: dict, key, amount: int) -> None:
-    entry = totals[key]
-    entry[0] += amount
-    entry[1] += 1
-
-
 def _load_context(model, events: list[Event], who: str):
     """What both event kinds need: the new events, {address: user id} for their `who`
-    addresses, the groups they touch and {(group, user): membership id}. None if none is new."""
+    addresses and the groups they touch. None if none is new."""
     events = _new_events(model, events) if events else []
     if not events:
         return None
@@ -74,20 +61,16 @@ def _load_context(model, events: list[Event], who: str):
         first_seen_block=events[0].block_number,
     )
     groups = groups_by_id({event.group_id for event in events})
-    memberships = _membership_ids(
-        {(event.group_id, users[getattr(event, who)]) for event in events}
-    )
-    return events, users, groups, memberships
+    return events, users, groups
 
 
 def contribution_record_many(*, events: list[ContributionMade]) -> int:
-    """Record contributions not seen before and add them to every total. Returns how many."""
+    """Record contributions not seen before and add them to their groups' and tokens' totals
+    (memberships and users: `totals_roll_up`). Returns how many."""
     context = _load_context(Contribution, events, "member")
     if context is None:
         return 0
-    events, users, groups, memberships = context
-    by_membership: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    events, users, groups = context
     by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     starts = {
         group.id: (int(group.start_time.timestamp()), group.frequency)
@@ -118,11 +101,9 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         group = groups[group_id]
         group.total_contributed += amount
         group.contribution_count += 1
-        membership_id = memberships.get((group_id, user_id))
-        if membership_id is not None:
-            _add(by_membership, membership_id, amount)
-        _add(by_user, user_id, amount)
-        _add(by_token, group.token_id, amount)
+        totals = by_token[group.token_id]
+        totals[0] += amount
+        totals[1] += 1
     bulk_insert(
         Contribution, ["group", "member", "round", "amount", *_EVENT_COLUMNS, "is_late"], rows
     )
@@ -131,22 +112,23 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
     group_save_many(
         groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
     )
-    totals = ["total_contributed", "contribution_count"]
-    bulk_update(Membership, totals, [(k, *v) for k, v in by_membership.items()], add=True)
-    bulk_update(User, totals, [(k, *v) for k, v in by_user.items()], add=True)
-    bulk_update(Token, totals, [(k, *v) for k, v in by_token.items()], add=True)
+    bulk_update(
+        Token,
+        ["total_contributed", "contribution_count"],
+        [(k, *v) for k, v in by_token.items()],
+        add=True,
+    )
     return len(rows)
 
 
 def payout_record_many(*, events: list[PayoutSent]) -> int:
-    """Record payouts not seen before: pot to the recipient, round closed. Returns how many."""
+    """Record payouts not seen before: round closed, pot out of the group's and token's totals
+    (the recipient's: `totals_roll_up`). Returns how many."""
     context = _load_context(Payout, events, "recipient")
     if context is None:
         return 0
-    events, users, groups, memberships = context
-    by_user: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    events, users, groups = context
     by_token: dict[int, int] = defaultdict(int)
-    membership_rows = []
     rows = []
     for event in events:
         group = groups[event.group_id]
@@ -165,18 +147,78 @@ def payout_record_many(*, events: list[PayoutSent]) -> int:
         )
         group.total_paid_out += event.amount
         group.payout_count += 1
-        membership_id = memberships.get((event.group_id, user_id))
-        if membership_id is not None:
-            membership_rows.append((membership_id, event.round, event.amount))
-        _add(by_user, user_id, event.amount)
         by_token[group.token_id] += event.amount
     bulk_insert(Payout, ["group", "recipient", "round", "amount", *_EVENT_COLUMNS], rows)
     for group in groups.values():
         group_apply_derived_state(group)
     group_save_many(groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
-    bulk_update(Membership, ["payout_round", "payout_amount"], membership_rows)
-    bulk_update(
-        User, ["total_received", "payout_count"], [(k, *v) for k, v in by_user.items()], add=True
-    )
     bulk_update(Token, ["total_paid_out"], list(by_token.items()), add=True)
     return len(rows)
+
+
+def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None = None) -> None:
+    """Roll the contributions and payouts of blocks (after_block, through_block], or of one
+    transaction in that range, up into their memberships (totals, payout flags) and users.
+
+    Each row must be rolled up exactly once: the caller keeps track (the sync with
+    SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Two statements:
+    - memberships gain the sums of their new rows, contributions and payouts in one pass, so
+      each row is rewritten once (in place: see groups migration 0005);
+    - users touched are set to the sums of their memberships, which hold every payment a
+      wallet makes or receives (the contract takes and pays members only).
+    """
+    where = "block_number > %s AND block_number <= %s" + (" AND tx_hash = %s" if tx_hash else "")
+    params = [after_block, through_block, *([tx_hash] if tx_hash else [])]
+    memberships, users = Membership._meta.db_table, User._meta.db_table
+    contributions, payouts = Contribution._meta.db_table, Payout._meta.db_table
+    paid_total = sql_uint256_add(f"{memberships}.total_contributed", "COALESCE(d.paid, 0)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {memberships} SET
+                total_contributed = {paid_total},
+                contribution_count = {memberships}.contribution_count + d.payments,
+                payout_round = COALESCE(d.payout_round, {memberships}.payout_round),
+                payout_amount = COALESCE(d.payout_amount, {memberships}.payout_amount)
+            FROM (
+                SELECT group_id, user_id, {sql_uint256_sum("paid")} AS paid,
+                    COUNT(paid) AS payments,
+                    MAX(payout_round) AS payout_round,  -- one payout per member and group
+                    MAX(payout_amount) AS payout_amount
+                FROM (
+                    SELECT group_id, member_id AS user_id, amount AS paid,
+                        NULL AS payout_round, NULL AS payout_amount
+                    FROM {contributions} WHERE {where}
+                    UNION ALL
+                    SELECT group_id, recipient_id, NULL, round, amount
+                    FROM {payouts} WHERE {where}
+                ) AS new_rows
+                GROUP BY group_id, user_id
+            ) AS d
+            WHERE {memberships}.group_id = d.group_id AND {memberships}.user_id = d.user_id
+            """,  # noqa: S608 (table names from the models, values as parameters)
+            params * 2,
+        )
+        cursor.execute(
+            f"""
+            UPDATE {users} SET
+                total_contributed = d.paid,
+                contribution_count = d.payments,
+                total_received = COALESCE(d.received, 0),
+                payout_count = d.payouts
+            FROM (
+                SELECT user_id, {sql_uint256_sum("total_contributed")} AS paid,
+                    SUM(contribution_count) AS payments,
+                    {sql_uint256_sum("payout_amount")} AS received,
+                    COUNT(payout_round) AS payouts
+                FROM {memberships}
+                WHERE user_id IN (
+                    SELECT member_id FROM {contributions} WHERE {where}
+                    UNION SELECT recipient_id FROM {payouts} WHERE {where}
+                )
+                GROUP BY user_id
+            ) AS d
+            WHERE {users}.id = d.user_id
+            """,  # noqa: S608
+            params * 2,
+        )

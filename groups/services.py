@@ -31,8 +31,7 @@ from groups.models import Group, Membership, Token, User
 
 
 class RunCache:
-    """Ids of users, tokens and memberships, and event-derived groups, seen during one sync
-    run.
+    """Ids of users and tokens, and event-derived groups, seen during one sync run.
 
     Ids never change and only a reorg revert deletes rows (it clears the cache), so within a
     run the sync can skip looking them up again; a miss falls back to the database. Groups
@@ -48,7 +47,6 @@ class RunCache:
     def __init__(self):
         self.users: dict[str, int] = {}
         self.tokens: dict[str, int] = {}
-        self.memberships: dict[tuple[int, int], int] = {}
         self.groups: dict[int, Group] = {}
 
     @classmethod
@@ -56,7 +54,6 @@ class RunCache:
         if cls.active is not None:
             cls.active.users.clear()
             cls.active.tokens.clear()
-            cls.active.memberships.clear()
             cls.active.groups.clear()
 
 
@@ -335,16 +332,11 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         groups[event.group_id].member_count += 1
         touched.add(event.group_id)
         joined_users[user_id] = joined_users.get(user_id, 0) + 1
-    new_ids = bulk_insert_new(
+    bulk_insert(
         Membership,
         ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
         new_rows,
     )
-    if new_ids is not None and RunCache.active is not None:
-        # contributions find them here (on SQLite, by reading them back)
-        RunCache.active.memberships.update(
-            ((row[0], row[1]), i) for i, row in zip(new_ids, new_rows, strict=True)
-        )
     save_fields(
         Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
     )

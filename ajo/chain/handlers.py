@@ -30,6 +30,7 @@ class RevertContext:
 _handlers: dict[str, tuple[int, BatchHandler]] = {}
 _revert_hooks: list[tuple[int, Callable[[RevertContext], None]]] = []
 _after_window_hooks: list[Callable] = []
+_roll_up_hooks: list[Callable[..., None]] = []
 _window_scopes: list[Callable[[], AbstractContextManager]] = []
 
 
@@ -61,6 +62,21 @@ def on_after_window(fn):
     if fn not in _after_window_hooks:
         _after_window_hooks.append(fn)
     return fn
+
+
+def on_roll_up(fn):
+    """Register `fn(*, after_block, through_block, tx_hash=None)`: fold the stored rows of
+    those blocks (or of that one transaction) into totals kept up to date in bulk rather
+    than per batch. The sync calls it at the end of a catch-up, every ROLL_UP_EVENTS events
+    and before a revert (ajo.chain.sync); tx ingest for the rows it inserted."""
+    if fn not in _roll_up_hooks:
+        _roll_up_hooks.append(fn)
+    return fn
+
+
+def roll_up(*, after_block: int, through_block: int, tx_hash: str | None = None) -> None:
+    for hook in _roll_up_hooks:
+        hook(after_block=after_block, through_block=through_block, tx_hash=tx_hash)
 
 
 def window_scope(factory: Callable[[], AbstractContextManager]):

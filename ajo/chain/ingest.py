@@ -80,6 +80,13 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
         ensure_state(chain_id=chain_id, contract=contract, start_block=settings.AJO_START_BLOCK)
         state = SyncState.objects.select_for_update().get(pk=1)
         applied = handlers.apply_events(decoded)
+        # A transaction's rows land together (here, or in the sync's window for its block):
+        # all new or none. New ones are rolled up now, unless the sync's next roll-up
+        # covers their block already.
+        if any(applied.values()) and not state.rolls_up_later(block_number):
+            handlers.roll_up(
+                after_block=block_number - 1, through_block=block_number, tx_hash=tx_hash
+            )
         if state.last_block is None or block_number > state.last_block:
             state.ahead_block = max(state.ahead_block or 0, block_number)
             state.save(update_fields=["ahead_block", "updated_at"])

@@ -14,6 +14,14 @@ Exactness rests on four rules:
   through stored block hashes to the common ancestor, reverts everything above it and
   re-indexes;
 - only one process writes (ajo.chain.writelock).
+
+Totals that many windows move (each user's and membership's) are not written per window:
+the apps roll them up from the stored rows (ajo.chain.handlers.on_roll_up) in the
+transaction of the window that ends a catch-up, and every ROLL_UP_EVENTS events on the way.
+SyncState.rolled_up_block says how far they go; what a crash or a stop leaves behind is
+rolled up when the next catch-up ends, and everything is rolled up before a revert, whose
+rebuild reads every remaining row. At the end of every run, and at the chain's tip after
+every window, the totals are exact.
 """
 
 import logging
@@ -50,6 +58,9 @@ _LIMIT_CODES = {-32005, -32602, -32614}
 _GROW_AFTER = 3  # successful windows before the window doubles again
 TARGET_LOGS = 10_000
 PROBE_BLOCKS = 64
+# During a long catch-up, roll totals up at least this often: they trail the event rows by
+# at most this many events, and one roll-up statement stays a bounded amount of work.
+ROLL_UP_EVENTS = 500_000
 
 
 class SyncError(Exception):
@@ -238,6 +249,7 @@ class Syncer:
         self._head = 0
         self._rpc_seen = (client.retries, client.errors)
         self._serial_until = -1  # windows starting at or below this block go one by one
+        self._unrolled = 0  # events committed since the last roll-up
         self._writer: ThreadPoolExecutor | None = None
 
     # -- chain reads -----------------------------------------------------------------------
@@ -404,8 +416,19 @@ class Syncer:
                 return None
         return state
 
-    def _close_window(self, window: Window, state: SyncState) -> None:
-        """Last step of a window's transaction: block hashes and the checkpoint."""
+    def _roll_up_due(self, window: Window, target: int) -> bool:
+        """Roll totals up in this window's transaction? At the end of the catch-up (so at
+        the tip, always) and every ROLL_UP_EVENTS events."""
+        self._unrolled += window.count
+        if window.last >= target or self._unrolled >= ROLL_UP_EVENTS:
+            self._unrolled = 0
+            return True
+        return False
+
+    def _close_window(self, window: Window, state: SyncState, *, roll_up: bool) -> None:
+        """Last step of a window's transaction: roll-up if due, block hashes, checkpoint."""
+        if roll_up:
+            roll_up_through(state, window.last)
         records = dict(window.blocks)
         records[window.last] = window.last_hash
         BlockRecord.objects.bulk_create(
@@ -426,7 +449,7 @@ class Syncer:
             state.ahead_block = None
         state.save()
 
-    def write_window(self, window: Window) -> dict[str, int] | None:
+    def write_window(self, window: Window, *, roll_up: bool) -> dict[str, int] | None:
         """Apply one window atomically. Returns {event name: rows applied}, or None on a
         reorg."""
         with transaction.atomic():
@@ -435,9 +458,9 @@ class Syncer:
                 return None
             if state.ahead_block is not None and state.ahead_block >= window.first:
                 # rows ingested through the API ahead of the sync: replaced by this window's
-                handlers.revert_above(window.first - 1)
+                revert_rows_above(state, window.first - 1)
             applied = handlers.apply_events(window.events)
-            self._close_window(window, state)
+            self._close_window(window, state, roll_up=roll_up)
         return applied
 
     def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
@@ -448,7 +471,7 @@ class Syncer:
             applied = handlers.apply_events(window.events)
         return applied, writes
 
-    def commit_planned(self, window: Window, writes: DeferredWrites) -> str:
+    def commit_planned(self, window: Window, writes: DeferredWrites, *, roll_up: bool) -> str:
         """The writer thread: run a planned window's writes in its transaction. Returns
         "done", "reorg" (the chain moved under the checkpoint) or "redo" (the plan cannot
         stand: rows were ingested ahead meanwhile, or another writer stored a row first)."""
@@ -460,7 +483,7 @@ class Syncer:
                 if state.ahead_block is not None and state.ahead_block >= window.first:
                     return "redo"
                 writes.run()
-                self._close_window(window, state)
+                self._close_window(window, state, roll_up=roll_up)
         except IntegrityError as exc:
             logger.info("window %d-%d conflicted (%s): computing it again", *window.span, exc)
             return "redo"
@@ -531,7 +554,7 @@ class Syncer:
         if self.pipelined and connection.vendor == "postgresql" and not connection.in_atomic_block:
             return self._catch_up_pipelined(first, target, to_block)
         for window in self.prefetch(first, target):
-            applied = self.write_window(window)
+            applied = self.write_window(window, roll_up=self._roll_up_due(window, target))
             if applied is None:
                 self.handle_reorg()
                 return self.catch_up(to_block)
@@ -587,7 +610,8 @@ class Syncer:
                 if window.first <= self._serial_until:
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
-                    applied = self.write_window(window)  # a revert in it clears the caches
+                    # a revert in it clears the caches
+                    applied = self.write_window(window, roll_up=self._roll_up_due(window, target))
                     if applied is None:
                         outcome = "reorg"
                         break
@@ -599,10 +623,11 @@ class Syncer:
                     if self.stop.is_set():
                         RunCache.clear()  # the planned window is dropped
                         return None
+                    roll_up = self._roll_up_due(window, target)
                     in_flight = (
                         window,
                         applied,
-                        writer.submit(self.commit_planned, window, writes),
+                        writer.submit(self.commit_planned, window, writes, roll_up=roll_up),
                     )
                     if not writes.barrier:
                         continue  # the next window is computed while this one commits
@@ -700,6 +725,7 @@ def run(
         try:
             while True:
                 syncer.catch_up(to_block)
+                roll_up_pending()  # after a stop, or what an earlier run left behind
                 if not follow or stop.is_set():
                     break
                 if stop.wait(poll_interval):
@@ -707,8 +733,10 @@ def run(
                 close_old_connections()
                 syncer.refresh_writer_connection()
         except DecodeError as exc:
+            roll_up_pending()
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
         except (RpcUnavailable, RpcError) as exc:
+            roll_up_pending()
             metrics.RPC_ERRORS.inc()
             SyncState.objects.filter(pk=1).update(last_error=str(exc)[:1000])
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
@@ -762,12 +790,45 @@ def reindex() -> None:
         state.save()
 
 
+def roll_up_through(state: SyncState, block_number: int) -> None:
+    """Roll the rows of blocks (state.rolled_up_block, block_number] up into the totals (see
+    the module docstring). Inside the transaction that saves `state` after."""
+    after = -1 if state.rolled_up_block is None else state.rolled_up_block
+    if block_number > after:
+        handlers.roll_up(after_block=after, through_block=block_number)
+    state.rolled_up_block = block_number
+
+
+def roll_up_pending() -> None:
+    """Roll up what waits between rolled_up_block and the checkpoint, in a transaction of its
+    own: after a stop or a crash (one query when nothing waits, as after a full catch-up)."""
+    pending = SyncState.objects.filter(pk=1).values_list("last_block", "rolled_up_block").first()
+    if pending is None or pending[0] is None or pending[0] == pending[1]:
+        return
+    with transaction.atomic():
+        state = SyncState.objects.select_for_update().get(pk=1)
+        if state.last_block is not None:
+            roll_up_through(state, state.last_block)
+            state.save(update_fields=["rolled_up_block", "updated_at"])
+
+
+def revert_rows_above(state: SyncState, block_number: int) -> None:
+    """Revert every row above `block_number` (state locked). Rows up to the checkpoint are
+    rolled up first: the rebuild after a revert reads every remaining row, so none may still
+    be waiting for a roll-up. Afterwards everything left is rolled up."""
+    if state.last_block is not None:
+        roll_up_through(state, state.last_block)
+    handlers.revert_above(block_number)
+    if state.rolled_up_block is not None and state.rolled_up_block > block_number:
+        state.rolled_up_block = block_number
+
+
 def rewind_checkpoint(*, to_block: int) -> SyncState:
     """Revert every row from blocks above `to_block` and move the checkpoint back there (to
     "nothing indexed" below the start block). The one way back, for reorgs, --from-block and
     --reindex alike. Call inside a transaction; returns the locked, saved state."""
     state = SyncState.objects.select_for_update().get(pk=1)
-    handlers.revert_above(to_block)
+    revert_rows_above(state, to_block)
     BlockRecord.objects.filter(number__gt=to_block).delete()
     # Without a stored hash for that block, the parent check starts with the next window.
     record = BlockRecord.objects.filter(number=to_block).first()

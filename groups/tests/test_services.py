@@ -14,7 +14,11 @@ from ajo.events import (
     PayoutSent,
 )
 from contributions.models import Contribution, Payout
-from contributions.services import contribution_record_many, payout_record_many
+from contributions.services import (
+    contribution_record_many,
+    payout_record_many,
+    totals_roll_up,
+)
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     group_recompute_many,
@@ -39,9 +43,11 @@ class Chain:
     def __init__(self):
         self.block = count(100)
         self.log = count(0)
+        self.last_block = 99
+        self.rolled_up = 99
 
     def meta(self, *, block_time):
-        block = next(self.block)
+        block = self.last_block = next(self.block)
         return {
             "block_number": block,
             "block_hash": f"0x{block:064x}",
@@ -115,6 +121,12 @@ def apply(batches):
     group_record_completed_many(events=batches["done"])
 
 
+def roll_up(chain: Chain):
+    """Roll up the blocks made since the last call, as the sync does: each block once."""
+    totals_roll_up(after_block=chain.rolled_up, through_block=chain.last_block)
+    chain.rolled_up = chain.last_block
+
+
 def snapshot():
     """Everything a user could see, as plain values."""
     return {
@@ -129,7 +141,9 @@ def snapshot():
 
 @pytest.mark.django_db
 def test_full_life_of_a_group_keeps_exact_totals():
-    apply(full_life(Chain(), late_round=2))
+    chain = Chain()
+    apply(full_life(chain, late_round=2))
+    roll_up(chain)
 
     group = Group.objects.get(id=1)
     assert group.status == Group.Status.COMPLETED
@@ -184,8 +198,10 @@ def test_group_state_moves_round_by_round():
 
 @pytest.mark.django_db
 def test_repeated_batch_changes_nothing():
-    batches = full_life(Chain())
+    chain = Chain()
+    batches = full_life(chain)
     apply(batches)
+    roll_up(chain)
     before = snapshot()
     apply(batches)
     # one batch overlapping the other, in a single call
@@ -194,10 +210,37 @@ def test_repeated_batch_changes_nothing():
 
 
 @pytest.mark.django_db
+def test_roll_up_in_parts_equals_roll_up_at_once():
+    """However the sync cuts the range into roll-ups, each block once gives the same totals."""
+    chain = Chain()
+    apply(full_life(chain, group_id=1))
+    apply(full_life(chain, group_id=2, late_round=1))
+    unrolled = snapshot()
+    assert {m["total_contributed"] for m in unrolled["memberships"]} == {0}
+    middle = (chain.rolled_up + chain.last_block) // 2
+    totals_roll_up(after_block=chain.rolled_up, through_block=middle)
+    totals_roll_up(after_block=middle, through_block=chain.last_block)
+    in_parts = snapshot()
+    Membership.objects.update(
+        total_contributed=0, contribution_count=0, payout_round=None, payout_amount=None
+    )
+    User.objects.update(total_contributed=0, contribution_count=0, total_received=0, payout_count=0)
+    roll_up(chain)
+    assert snapshot() == in_parts
+    member = User.objects.get(address=MEMBERS[1])
+    assert (member.contribution_count, member.total_contributed) == (6, AMOUNT * 6)
+    assert (member.payout_count, member.total_received) == (2, AMOUNT * 6)
+    assert sorted(Membership.objects.values_list("payout_round", "payout_amount")) == [
+        (round_number, AMOUNT * 3) for round_number in (1, 1, 2, 2, 3, 3)
+    ]
+
+
+@pytest.mark.django_db
 def test_recompute_agrees_with_incremental_totals():
     chain = Chain()
     apply(full_life(chain, group_id=1))
     apply(full_life(chain, group_id=2, late_round=1))
+    roll_up(chain)
     before = snapshot()
     Group.objects.update(total_contributed=0, contribution_count=0, member_count=0)
     User.objects.update(total_contributed=0, group_count=0)

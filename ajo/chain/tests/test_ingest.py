@@ -19,7 +19,7 @@ from ajo.chain.tests.chainkit import (
 from ajo.chain.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution
-from groups.models import Group
+from groups.models import Group, Membership, User
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +60,21 @@ def test_ingest_ahead_of_the_sync_then_sync_adds_no_duplicates(on_chain):
     group = Group.objects.get(id=group_id)  # read from the view functions to hold the row
     assert (group.source, group.status, group.member_count) == ("chain_view", "active", 2)
     assert SyncState.objects.get().ahead_block == receipt["blockNumber"]
+    # the member's totals count the payment at once (the ingest rolls its own rows up)
+    member = User.objects.get(address=b.lower())
+    membership = Membership.objects.get(group_id=group_id, user=member)
+    assert (membership.total_contributed, membership.contribution_count) == (AMOUNT, 1)
+    assert (member.total_contributed, member.contribution_count) == (AMOUNT, 1)
 
     sync.run()
 
     assert Contribution.objects.count() == 1
     group.refresh_from_db()
     assert (group.source, group.total_contributed, group.paid_this_round) == ("events", AMOUNT, 1)
+    member.refresh_from_db()
+    membership = Membership.objects.get(group_id=group_id, user=member)  # rebuilt by the revert
+    assert (membership.total_contributed, membership.contribution_count) == (AMOUNT, 1)
+    assert (member.total_contributed, member.contribution_count) == (AMOUNT, 1)
     assert SyncState.objects.get().ahead_block is None
     assert verify_groups() == []
 

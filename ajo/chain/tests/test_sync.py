@@ -138,8 +138,8 @@ def pipeline_log(monkeypatch):
         log["planned"].append(window)
         return plan(self, window)
 
-    def recording_commit(self, window, writes):
-        log["outcomes"].append(commit(self, window, writes))
+    def recording_commit(self, window, writes, **options):
+        log["outcomes"].append(commit(self, window, writes, **options))
         return log["outcomes"][-1]
 
     monkeypatch.setattr(sync.Syncer, "plan_window", recording_plan)
@@ -398,7 +398,35 @@ def test_stop_request_ends_between_windows(on_chain):
 
     summary = sync.run(batch_blocks=2, stop=stop, on_window=stop_after_first)
     assert summary.windows == 1
-    assert SyncState.objects.get().last_block == seen[0] < on_chain.head()
+    state = SyncState.objects.get()
+    assert state.last_block == seen[0] < on_chain.head()
+    # the window was not the catch-up's last, but a stopped run rolls its totals up too
+    assert state.rolled_up_block == state.last_block
+    assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_totals_trail_by_at_most_roll_up_events_and_end_exact(on_chain, monkeypatch):
+    sync.run()
+    at_once = database_snapshot()
+    monkeypatch.setattr(sync, "TARGET_LOGS", 20)
+    monkeypatch.setattr(sync, "ROLL_UP_EVENTS", 60)
+    seen = []
+
+    def record(syncer):
+        state = SyncState.objects.get()
+        waiting = Contribution.objects.filter(block_number__gt=state.rolled_up_block or -1)
+        seen.append((state.last_block, state.rolled_up_block, waiting.count()))
+
+    summary = sync.run(reindex_first=True, batch_blocks=100_000, on_window=record)
+
+    assert summary.windows > 6
+    rolled = [rolled_up for _, rolled_up, _ in seen]
+    assert rolled == sorted(rolled) and len(set(rolled)) > 2  # rolled up on the way
+    assert any(rolled_up != last for last, rolled_up, _ in seen)  # and not every window
+    assert max(waiting for *_, waiting in seen) < 60 + 40  # one window over the bound at most
+    assert seen[-1][0] == seen[-1][1] == on_chain.head()
+    assert database_snapshot() == at_once
 
 
 @pytest.mark.django_db
@@ -410,6 +438,10 @@ def test_verify_lists_every_difference(on_chain):
     paid_now = Contribution.objects.filter(group=active, round=active.current_round).first()
     paid_now.delete()
     Token.objects.update(total_paid_out=0)
+    payer = Membership.objects.filter(contribution_count__gt=0).select_related("user").first()
+    Membership.objects.filter(pk=payer.pk).update(contribution_count=99)
+    receiver = User.objects.filter(payout_count__gt=0).first()
+    User.objects.filter(pk=receiver.pk).update(total_received=1)
     # the event tables keep their relations without database constraints
     Contribution.objects.filter(pk=Contribution.objects.first().pk).update(member_id=10**9)
 
@@ -428,6 +460,15 @@ def test_verify_lists_every_difference(on_chain):
     )
     assert any("the contract holds" in line for line in differences)
     assert "1 contributions point at a user that is not stored" in differences
+    assert any(
+        line.startswith(f"group {payer.group_id}: member {payer.user.checksum_address} has")
+        and ", 99, " in line
+        for line in differences
+    )
+    assert any(
+        line.startswith(f"user {receiver.checksum_address}: (contributed, contributions, received")
+        for line in differences
+    )
     with pytest.raises(CommandError, match="difference"):
         call_command("verify_chain")
 
