@@ -71,16 +71,16 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
     if context is None:
         return 0
     events, users, groups = context
-    by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     starts = {
         group.id: (int(group.start_time.timestamp()), group.frequency)
         for group in groups.values()
         if group.start_time is not None
     }
     rows = []
+    paid: dict[int, int] = defaultdict(int)  # group id -> amount, added to the rows once below
+    payments: dict[int, int] = defaultdict(int)
     for event in events:
         group_id = event.group_id
-        user_id = users[event.member]
         amount = event.amount
         start = starts.get(group_id)
         # late: mined after the round's deadline, start + round * frequency
@@ -88,7 +88,7 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         rows.append(
             (
                 group_id,
-                user_id,
+                users[event.member],
                 event.round,
                 amount,
                 event.tx_hash,
@@ -98,17 +98,20 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
                 is_late,
             )
         )
-        group = groups[group_id]
-        group.total_contributed += amount
-        group.contribution_count += 1
-        totals = by_token[group.token_id]
-        totals[0] += amount
-        totals[1] += 1
+        paid[group_id] += amount
+        payments[group_id] += 1
     bulk_insert(
         Contribution, ["group", "member", "round", "amount", *_EVENT_COLUMNS, "is_late"], rows
     )
-    for group in groups.values():
+    by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for group_id, amount in paid.items():
+        group = groups[group_id]
+        group.total_contributed += amount
+        group.contribution_count += payments[group_id]
         group_apply_derived_state(group)
+        token = by_token[group.token_id]
+        token[0] += amount
+        token[1] += payments[group_id]
     group_save_many(
         groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
     )

@@ -296,7 +296,7 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         addresses=(event.member for event in events), first_seen_block=events[0].block_number
     )
     groups = groups_by_id(event.group_id for event in events)
-    existing: dict[tuple[int, int], Membership] = {}
+    existing: dict[tuple[int, int], Membership | None] = {}
     for part in chunks(sorted(groups)):
         for membership in Membership.objects.filter(group_id__in=part):
             existing[(membership.group_id, membership.position)] = membership
@@ -308,7 +308,7 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         key = (event.group_id, event.position)
         if key in existing:
             membership = existing[key]
-            if membership.pk is not None and membership.joined_block is None:
+            if membership is not None and membership.joined_block is None:
                 # a row read from view functions: the event adds where and when
                 membership.joined_block = event.block_number
                 membership.joined_tx = event.tx_hash
@@ -317,7 +317,7 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
                 confirmed.append(membership)
             continue
         user_id = users[event.member]
-        existing[key] = Membership()  # marks a duplicate within this batch
+        existing[key] = None  # a seat taken in this batch: a second event for it is a duplicate
         new_rows.append(
             (
                 event.group_id,

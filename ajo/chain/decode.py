@@ -120,5 +120,21 @@ def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, 
     return decoded
 
 
-def blocks_without_timestamp(logs: Iterable[dict]) -> set[int]:
-    return {int(log["blockNumber"], 16) for log in logs if not log.get("blockTimestamp")}
+def block_info(logs: Iterable[dict]) -> tuple[dict[int, str], dict[int, int]]:
+    """({block number: hash}, {block number: unix time}) of the blocks these logs are in; a
+    block is missing from the times when the node does not give `blockTimestamp`. Logs come
+    in chain order, so each block's fields are read once."""
+    hashes: dict[int, str] = {}
+    times: dict[int, int] = {}
+    previous = None
+    for log in logs:
+        number_hex = log["blockNumber"]
+        if number_hex == previous:
+            continue
+        previous = number_hex
+        number = int(number_hex, 16)
+        hashes[number] = log["blockHash"]
+        stamp = log.get("blockTimestamp")
+        if stamp:
+            times[number] = int(stamp, 16)
+    return hashes, times

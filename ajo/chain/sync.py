@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
 from ajo.chain import handlers, metrics
-from ajo.chain.decode import DecodeError, blocks_without_timestamp, decode_logs
+from ajo.chain.decode import DecodeError, block_info, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import WriterLock
 from ajo.db import DeferredWrites, deferred_writes, from_unix
@@ -57,7 +57,7 @@ _LIMIT_ERROR = re.compile(
 _LIMIT_CODES = {-32005, -32602, -32614}
 _GROW_AFTER = 3  # successful windows before the window doubles again
 TARGET_LOGS = 10_000
-PROBE_BLOCKS = 64
+PROBE_BLOCKS = 8
 # During a long catch-up, roll totals up at least this often: they trail the event rows by
 # at most this many events, and one roll-up statement stays a bounded amount of work.
 ROLL_UP_EVENTS = 500_000
@@ -316,11 +316,9 @@ class Syncer:
                 raise
             break
         self._adapt_window(len(logs), last - first + 1)
-        missing = sorted(blocks_without_timestamp(logs) - headers.keys())
-        block_times = {n: int(h["timestamp"], 16) for n, h in headers.items()}
-        for log in logs:
-            if log.get("blockTimestamp"):
-                block_times[int(log["blockNumber"], 16)] = int(log["blockTimestamp"], 16)
+        blocks, block_times = block_info(logs)
+        block_times.update((n, int(h["timestamp"], 16)) for n, h in headers.items())
+        missing = sorted(blocks.keys() - block_times.keys())
         if missing:
             block_times.update(
                 (n, int(h["timestamp"], 16)) for n, h in self.headers(missing).items()
@@ -334,7 +332,7 @@ class Syncer:
             last_hash=tip["hash"],
             last_time=int(tip["timestamp"], 16),
             parent_hash=headers[first - 1]["hash"] if first > 0 else None,
-            blocks={int(log["blockNumber"], 16): log["blockHash"] for log in logs},
+            blocks=blocks,
             block_times=block_times,
             events=events,
             count=sum(len(items) for items in events.values()),
