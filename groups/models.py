@@ -97,8 +97,13 @@ class Group(models.Model):
 
     id = models.PositiveBigIntegerField(primary_key=True, help_text="On-chain group id.")
     name = models.CharField(max_length=200)
-    token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="groups")
-    creator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="created_groups")
+    # db_index=False: group_token_idx and group_creator_idx below start with these columns
+    token = models.ForeignKey(
+        Token, on_delete=models.PROTECT, related_name="groups", db_index=False
+    )
+    creator = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="created_groups", db_index=False
+    )
     contribution_amount = Uint256Field()
     frequency = models.PositiveBigIntegerField(help_text="Seconds per round.")
     max_members = models.PositiveSmallIntegerField()
@@ -160,8 +165,13 @@ class Group(models.Model):
 class Membership(models.Model):
     """A user's seat in a group; `position` is the payout order (round = position + 1)."""
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    # db_index=False: the unique (group, user) and membership_user_idx start with these
+    group = models.ForeignKey(
+        Group, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="memberships", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     joined_block = models.PositiveBigIntegerField(null=True, blank=True)
     joined_tx = models.CharField(max_length=66, blank=True, default="")
