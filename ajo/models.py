@@ -27,8 +27,8 @@ class SyncState(models.Model):
     rolled_up_block = models.BigIntegerField(
         null=True,
         blank=True,
-        help_text="Membership and user totals include every event up to this block "
-        "(rolled up at the end of each catch-up; see ajo.chain.sync).",
+        help_text="Membership and user totals count every event up to this block: the sync "
+        "rolls them up when it catches up with the chain (at the tip, with every batch).",
     )
     reorg_count = models.PositiveIntegerField(default=0)
     last_reorg_at = models.DateTimeField(null=True, blank=True)

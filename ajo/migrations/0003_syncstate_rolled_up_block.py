@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='syncstate',
             name='rolled_up_block',
-            field=models.BigIntegerField(blank=True, help_text='Membership and user totals include every event up to this block (rolled up at the end of each catch-up; see ajo.chain.sync).', null=True),
+            field=models.BigIntegerField(blank=True, help_text='Membership and user totals count every event up to this block: the sync rolls them up when it catches up with the chain (at the tip, with every batch).', null=True),
         ),
         # Databases synced before roll-ups have their totals complete through the
         # checkpoint: nothing is waiting to be rolled up.
