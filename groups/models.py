@@ -7,6 +7,7 @@ API, from its view functions); the chain is the source of truth and the admin ne
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import Truncator
 
 from ajo.addresses import to_checksum
 from ajo.fields import Uint256Field
@@ -96,7 +97,8 @@ class Group(models.Model):
         CHAIN_VIEW = "chain_view", "Read from view functions"
 
     id = models.PositiveBigIntegerField(primary_key=True, help_text="On-chain group id.")
-    name = models.CharField(max_length=200)
+    # any length: the contract takes any name, and a longer one must not stop the sync
+    name = models.TextField()
     # db_index=False: group_token_idx and group_creator_idx below start with these columns
     token = models.ForeignKey(
         Token, on_delete=models.PROTECT, related_name="groups", db_index=False
@@ -155,7 +157,8 @@ class Group(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.id} {self.name}"
+        # names can be any length (see `name`): links and page titles show the start
+        return f"#{self.id} {Truncator(self.name).chars(80)}"
 
     @property
     def pot(self) -> int:

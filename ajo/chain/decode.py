@@ -39,10 +39,23 @@ def _word(data: str, index: int) -> int:
 # (block number, block hash, block time, tx hash, log index) in front. This is the hot path.
 
 
+def chain_text(raw: bytes) -> str:
+    """Free text a user put on chain (a group's name), as text the database can hold.
+
+    The contract takes any bytes: they need not be UTF-8, and may hold a NUL, which
+    PostgreSQL cannot store. Each undecodable sequence and each NUL becomes U+FFFD, so one
+    user's odd name neither stops the sync nor is silently shortened. The view functions'
+    answers go through here too, so `verify_chain` compares like with like.
+    """
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def _group_created(log: dict, topics: list[str]) -> tuple:
-    amount, frequency, max_members, name = abi_decode(
-        ["uint256", "uint64", "uint16", "string"], bytes.fromhex(log["data"][2:])
+    # "bytes" has the layout of "string" without eth_abi's strict UTF-8 decoding
+    amount, frequency, max_members, raw_name = abi_decode(
+        ["uint256", "uint64", "uint16", "bytes"], bytes.fromhex(log["data"][2:])
     )
+    name = chain_text(raw_name)
     group_id, creator, token = int(topics[1], 16), _address(topics[2]), _address(topics[3])
     return group_id, creator, token, amount, frequency, max_members, name
 

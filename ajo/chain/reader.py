@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
+from ajo.chain.decode import chain_text
 from ajo.chain.rpc import RpcClient, RpcError
 
 _GROUP_TYPES = [
-    "string",
+    "bytes",  # the name: decoded by chain_text, as the sync does
     "address",
     "address",
     "uint256",
@@ -108,7 +109,7 @@ class ContractReader:
         return self._per_group(
             GET_GROUP,
             group_ids,
-            lambda group_id, raw: GroupView(group_id, *decode(_GROUP_TYPES, raw)),
+            lambda group_id, raw: _group_view(group_id, decode(_GROUP_TYPES, raw)),
         )
 
     def get_members(self, group_id: int) -> list[str]:
@@ -168,6 +169,11 @@ class ContractReader:
             name=_decode_text(name),
             decimals=_decode_decimals(decimals),
         )
+
+
+def _group_view(group_id: int, values: tuple) -> GroupView:
+    name, *rest = values
+    return GroupView(group_id, chain_text(name), *rest)
 
 
 def _decode_text(result) -> str:

@@ -12,6 +12,7 @@ from ajo.chain.deploy import deploy_contracts
 from ajo.chain.rpc import RpcClient
 from ajo.chain.tests.chainkit import (
     AMOUNT,
+    DAY,
     database_snapshot,
     private_chain,
     rewound,
@@ -487,3 +488,34 @@ def test_from_block_reindexes_from_there_and_refuses_a_gap(on_chain):
     assert verify_groups() == []
     with pytest.raises(sync.SyncError, match="would skip blocks"):
         sync.run(from_block=on_chain.head() + 5)
+
+
+@pytest.mark.django_db
+def test_any_group_name_a_user_can_put_on_chain_is_indexed(on_chain):
+    """The name is free text on chain: long, control characters, a NUL (which PostgreSQL
+    cannot store), bytes that are not UTF-8. None of them may stop the sync."""
+    from eth_abi import encode
+
+    creator = on_chain.accounts[1]
+    hostile = 'Tab\there, new\nline, back\\slash, "quoted", NUL\x00, Ọjà 🌍 ' + "x" * 300
+    long_id = on_chain.create_group(creator, name=hostile)
+    selector = on_chain.ajo.functions.createGroup(
+        "n", on_chain.deployment.token, AMOUNT, DAY, 3
+    )._encode_transaction_data()[:10]
+    raw = encode(  # the ABI encodes a string as its bytes: these are not UTF-8
+        ["bytes", "address", "uint256", "uint64", "uint16"],
+        [b"Bad \xff\xfe bytes", on_chain.deployment.token, AMOUNT, DAY, 3],
+    )
+    tx = on_chain.w3.eth.send_transaction(
+        {"from": creator, "to": on_chain.deployment.ajo, "data": selector + raw.hex()}
+    )
+    assert on_chain.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    bad_id = long_id + 1
+
+    sync.run()
+
+    stored = Group.objects.get(id=long_id)
+    assert stored.name == hostile.replace("\x00", "\ufffd")
+    assert str(stored) == f"#{long_id} {stored.name[:79]}…"  # links show the start
+    assert Group.objects.get(id=bad_id).name == "Bad \ufffd\ufffd bytes"
+    assert verify_groups() == []
