@@ -107,9 +107,11 @@ class Group(models.Model):
         User, on_delete=models.PROTECT, related_name="created_groups", db_index=False
     )
     contribution_amount = Uint256Field()
-    frequency = models.PositiveBigIntegerField(help_text="Seconds per round.")
-    max_members = models.PositiveSmallIntegerField()
-    member_count = models.PositiveSmallIntegerField(default=0)
+    # The contract's types are uint64 and uint16, wider than bigint and smallint: an exact
+    # unsigned column and integer columns, so no value a user can choose stops the sync.
+    frequency = Uint256Field(help_text="Seconds per round (uint64).")
+    max_members = models.PositiveIntegerField()
+    member_count = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.FORMING)
     current_round = models.PositiveIntegerField(default=0)
     start_time = models.DateTimeField(null=True, blank=True)
@@ -118,7 +120,7 @@ class Group(models.Model):
     total_paid_out = Uint256Field(default=0)
     contribution_count = models.PositiveIntegerField(default=0)
     payout_count = models.PositiveIntegerField(default=0)
-    paid_this_round = models.PositiveSmallIntegerField(default=0)
+    paid_this_round = models.PositiveIntegerField(default=0)
     created_block = models.PositiveBigIntegerField(null=True, blank=True)
     created_tx = models.CharField(max_length=66, blank=True, default="")
     created_log_index = models.PositiveIntegerField(null=True, blank=True)
@@ -175,7 +177,7 @@ class Membership(models.Model):
     user = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="memberships", db_index=False
     )
-    position = models.PositiveSmallIntegerField()
+    position = models.PositiveIntegerField()  # uint16 on chain
     joined_block = models.PositiveBigIntegerField(null=True, blank=True)
     joined_tx = models.CharField(max_length=66, blank=True, default="")
     joined_log_index = models.PositiveIntegerField(null=True, blank=True)

@@ -13,7 +13,7 @@ compute a batch's writes while the previous batch is still being committed.
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime
 
 from django.db import transaction
 
@@ -176,6 +176,17 @@ def token_set_metadata(*, address: str, symbol: str, name: str, decimals: int | 
     )
 
 
+# The last second Python's datetime can hold (the end of year 9999, UTC).
+_LAST_SECOND = int(datetime.max.replace(tzinfo=UTC).timestamp())
+
+
+def round_deadline(start_time: datetime, round_number: int, frequency: int) -> datetime | None:
+    """When a round's payments are due: start + round * frequency. None past the end of
+    year 9999: a round length of centuries is valid on chain, but has no date to show."""
+    seconds = int(start_time.timestamp()) + round_number * frequency
+    return from_unix(seconds) if seconds <= _LAST_SECOND else None
+
+
 def group_apply_derived_state(group: Group) -> None:
     """Status, round, deadline and round progress follow from the counters the events moved.
 
@@ -193,9 +204,7 @@ def group_apply_derived_state(group: Group) -> None:
     elif group.start_time is not None:
         group.status = Group.Status.ACTIVE
         group.current_round = min(group.payout_count + 1, group.max_members)
-        group.next_deadline = group.start_time + timedelta(
-            seconds=group.current_round * group.frequency
-        )
+        group.next_deadline = round_deadline(group.start_time, group.current_round, group.frequency)
         group.paid_this_round = max(
             group.contribution_count - group.payout_count * group.member_count, 0
         )
@@ -591,7 +600,7 @@ def _group_store_view(*, view, members: list[str]) -> Group:
     group.current_round = view.current_round
     group.start_time = from_unix(view.start_time) if view.start_time else None
     group.next_deadline = (
-        group.start_time + timedelta(seconds=view.current_round * view.frequency)
+        round_deadline(group.start_time, view.current_round, view.frequency)
         if group.start_time is not None and view.is_active and not view.is_completed
         else None
     )

@@ -519,3 +519,34 @@ def test_any_group_name_a_user_can_put_on_chain_is_indexed(on_chain):
     assert str(stored) == f"#{long_id} {stored.name[:79]}…"  # links show the start
     assert Group.objects.get(id=bad_id).name == "Bad \ufffd\ufffd bytes"
     assert verify_groups() == []
+
+
+@pytest.mark.django_db
+def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain):
+    """uint16 members and a uint64 round length (centuries) are valid on chain: they must
+    neither overflow a column nor a date, nor stop the sync."""
+    a, b = on_chain.accounts[1], on_chain.accounts[2]
+    on_chain.fund(a, b)
+    crowd = on_chain.send(
+        on_chain.ajo.functions.createGroup("Crowd", on_chain.deployment.token, 1, DAY, 65_535),
+        a,
+    )
+    crowd_id = on_chain.ajo.events.GroupCreated().process_receipt(crowd)[0]["args"]["groupId"]
+    forever = on_chain.send(
+        on_chain.ajo.functions.createGroup(
+            "Forever", on_chain.deployment.token, AMOUNT, 2**64 - 1, 2
+        ),
+        a,
+    )
+    forever_id = on_chain.ajo.events.GroupCreated().process_receipt(forever)[0]["args"]["groupId"]
+    on_chain.join(forever_id, b)  # with its creator, full: round 1 starts, due in 2**64 - 1 s
+    on_chain.contribute(forever_id, a)
+
+    sync.run()
+
+    assert Group.objects.get(id=crowd_id).max_members == 65_535
+    group = Group.objects.get(id=forever_id)
+    assert (group.frequency, group.status, group.current_round) == (2**64 - 1, "active", 1)
+    assert group.next_deadline is None  # past the year 9999: no date to show
+    assert not Contribution.objects.get(group=group).is_late
+    assert verify_groups() == []
