@@ -126,92 +126,91 @@ def _verify_totals(limit: int = 5) -> list[str]:
     The contract keeps no per-member totals, so they are checked against the rows (which the
     checks above hold to the chain). Rows waiting for the sync's roll-up are left out of the
     sums, and the wait is reported itself: after a finished sync, nothing waits."""
-    from django.db.models import Count, Max, Q
+    differences, waiting = _roll_up_wait()
+    differences += _first(_membership_totals_differences(waiting), limit, "memberships")
+    differences += _first(_user_totals_differences(waiting), limit, "users")
+    return differences
+
+
+def _roll_up_wait():
+    """(the wait as a difference, or none; a filter for the rows that wait)."""
+    from django.db.models import Q
+
+    state = SyncState.objects.filter(pk=1).first()
+    if state is None or state.last_block is None:
+        return [], Q(pk__in=[])
+    rolled = -1 if state.rolled_up_block is None else state.rolled_up_block
+    if rolled >= state.last_block:
+        return [], Q(pk__in=[])
+    return [
+        f"membership and user totals are rolled up to block {rolled}, the checkpoint is "
+        f"block {state.last_block}: sync_chain rolls up the rest when it ends"
+    ], Q(block_number__gt=rolled, block_number__lte=state.last_block)
+
+
+def _sums(model, keys: list[str], waiting, **aggregates) -> dict[tuple, dict]:
+    rows = model.objects.exclude(waiting).values(*keys).annotate(**aggregates).order_by()
+    return {tuple(row[key] for key in keys): row for row in rows}
+
+
+def _membership_totals_differences(waiting) -> list[str]:
+    from django.db.models import Count, Max
+
+    from ajo.fields import Uint256Sum
+    from contributions.models import Contribution, Payout
+
+    paid = _sums(
+        Contribution, ["group_id", "member_id"], waiting, total=Uint256Sum("amount"), n=Count("id")
+    )
+    # one payout per member and group
+    received = _sums(
+        Payout, ["group_id", "recipient_id"], waiting, round=Max("round"), amount=Max("amount")
+    )
+    columns = ["total_contributed", "contribution_count", "payout_round", "payout_amount"]
+    lines = []
+    for row in Membership.objects.values("group_id", "user_id", "user__address", *columns).order_by(
+        "group_id", "position"
+    ):
+        key = (row["group_id"], row["user_id"])
+        own, payout = paid.get(key, {}), received.get(key, {})
+        expected = (own.get("total", 0), own.get("n", 0), payout.get("round"), payout.get("amount"))
+        actual = tuple(row[column] for column in columns)
+        if actual != expected:
+            lines.append(
+                f"group {key[0]}: member {to_checksum(row['user__address'])} has "
+                f"(contributed, contributions, payout round, payout) {actual} in the database, "
+                f"{expected} from its rows"
+            )
+    return lines
+
+
+def _user_totals_differences(waiting) -> list[str]:
+    from django.db.models import Count
 
     from ajo.fields import Uint256Sum
     from contributions.models import Contribution, Payout
     from groups.models import User
 
-    differences = []
-    state = SyncState.objects.filter(pk=1).first()
-    waiting = Q(pk__in=[])
-    if state is not None and state.last_block is not None:
-        rolled = -1 if state.rolled_up_block is None else state.rolled_up_block
-        if rolled < state.last_block:
-            differences.append(
-                f"membership and user totals are rolled up to block {rolled}, the checkpoint "
-                f"is block {state.last_block}: sync_chain rolls up the rest when it ends"
-            )
-            waiting = Q(block_number__gt=rolled, block_number__lte=state.last_block)
-
-    def sums(model, keys: list[str], **aggregates) -> dict:
-        rows = model.objects.exclude(waiting).values(*keys).annotate(**aggregates).order_by()
-        return {tuple(row[key] for key in keys): row for row in rows}
-
-    paid = sums(Contribution, ["group_id", "member_id"], total=Uint256Sum("amount"), n=Count("id"))
-    received = sums(Payout, ["group_id", "recipient_id"], round=Max("round"), amount=Max("amount"))
-    wrong = []
-    for membership in Membership.objects.values(
-        "group_id",
-        "user_id",
-        "user__address",
-        "total_contributed",
-        "contribution_count",
-        "payout_round",
-        "payout_amount",
-    ).order_by("group_id", "position"):
-        key = (membership["group_id"], membership["user_id"])
-        own, payout = paid.get(key, {}), received.get(key, {})
-        expected = (own.get("total", 0), own.get("n", 0), payout.get("round"), payout.get("amount"))
-        actual = (
-            membership["total_contributed"],
-            membership["contribution_count"],
-            membership["payout_round"],
-            membership["payout_amount"],
-        )
-        if actual != expected:
-            wrong.append(
-                f"group {key[0]}: member {to_checksum(membership['user__address'])} has "
-                f"(contributed, contributions, payout round, payout) {actual} in the database, "
-                f"{expected} from its rows"
-            )
-    differences.extend(_first(wrong, limit, "memberships"))
-
-    paid = sums(Contribution, ["member_id"], total=Uint256Sum("amount"), n=Count("id"))
-    received = sums(Payout, ["recipient_id"], total=Uint256Sum("amount"), n=Count("id"))
-    wrong = []
-    for user in (
-        User.objects.filter(address__isnull=False)
-        .values(
-            "id",
-            "address",
-            "total_contributed",
-            "contribution_count",
-            "total_received",
-            "payout_count",
-        )
-        .order_by("id")
-    ):
-        own, payouts = paid.get((user["id"],), {}), received.get((user["id"],), {})
+    paid = _sums(Contribution, ["member_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
+    received = _sums(Payout, ["recipient_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
+    columns = ["total_contributed", "contribution_count", "total_received", "payout_count"]
+    lines = []
+    wallets = User.objects.filter(address__isnull=False)
+    for row in wallets.values("id", "address", *columns).order_by("id"):
+        own, payouts = paid.get((row["id"],), {}), received.get((row["id"],), {})
         expected = (
             own.get("total", 0),
             own.get("n", 0),
             payouts.get("total", 0),
             payouts.get("n", 0),
         )
-        actual = (
-            user["total_contributed"],
-            user["contribution_count"],
-            user["total_received"],
-            user["payout_count"],
-        )
+        actual = tuple(row[column] for column in columns)
         if actual != expected:
-            wrong.append(
-                f"user {to_checksum(user['address'])}: (contributed, contributions, received, "
+            lines.append(
+                f"user {to_checksum(row['address'])}: (contributed, contributions, received, "
                 f"payouts) {actual} in the database, {expected} from their rows"
             )
-    differences.extend(_first(wrong, limit, "users"))
-    return differences
+    return lines
 
 
 def _first(lines: list[str], limit: int, what: str) -> list[str]:
