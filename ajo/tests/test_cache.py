@@ -44,15 +44,22 @@ def test_ingest_throttle_holds_across_workers_only_with_the_shared_cache(cache_u
     )
     with gunicorn_server(env=env) as server:
         server.wait_for_workers(2)
-        with ThreadPoolExecutor(max_workers=8) as pool:  # concurrent: spread over the workers
-            statuses = list(pool.map(lambda _: _post_ingest(server)[0], range(40)))
-        workers = _workers_that_answered(server, "/api/transactions/")
+        statuses: list[int] = []
+        # Concurrent bursts spread over the workers, but the kernel may hand a whole burst
+        # to one fast worker: send another until two workers have answered. The quota is
+        # per hour, so the totals over all bursts are what the cache must hold to.
+        for _ in range(5):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses += pool.map(lambda _: _post_ingest(server)[0], range(40))
+            workers = _workers_that_answered(server, "/api/transactions/")
+            if len(workers) >= 2:
+                break
     assert len(workers) >= 2, "all requests went to one worker; the test proves nothing"
     allowed = [status for status in statuses if status != 429]
     assert all(status == 400 for status in allowed), statuses  # bad hash: rejected, not a 500
     if shared:
         assert len(allowed) == 4, statuses
-        assert statuses.count(429) == 36
+        assert statuses.count(429) == len(statuses) - 4
     else:
         assert len(allowed) > 4, statuses
 
