@@ -522,7 +522,7 @@ def test_any_group_name_a_user_can_put_on_chain_is_indexed(on_chain):
 
 
 @pytest.mark.django_db
-def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain):
+def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     """uint16 members and a uint64 round length (centuries) are valid on chain: they must
     neither overflow a column nor a date, nor stop the sync."""
     a, b = on_chain.accounts[1], on_chain.accounts[2]
@@ -550,3 +550,8 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain):
     assert group.next_deadline is None  # past the year 9999: no date to show
     assert not Contribution.objects.get(group=group).is_late
     assert verify_groups() == []
+    shown = client.get(f"/api/groups/{forever_id}/")
+    assert shown.status_code == 200
+    body = shown.json()
+    assert (body["frequency"], body["next_deadline"]) == (2**64 - 1, None)
+    assert (body["round"]["deadline"], body["round"]["is_overdue"]) == (None, False)
