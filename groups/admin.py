@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, Max, Q
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from unfold.contrib.filters.admin import (
     AutocompleteSelectFilter,
     ChoicesDropdownFilter,
@@ -396,7 +397,7 @@ class RoundFilter(admin.SimpleListFilter):
 class GroupAdmin(ChainDerivedAdmin):
     list_display = [
         "id",
-        "name",
+        "name_shown",
         "status",
         "token_link",
         "display_amount",
@@ -406,7 +407,7 @@ class GroupAdmin(ChainDerivedAdmin):
         "next_deadline",
         "created_at",
     ]
-    list_display_links = ["id", "name"]
+    list_display_links = ["id", "name_shown"]
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("token", RelatedDropdownFilter),
@@ -510,6 +511,11 @@ class GroupAdmin(ChainDerivedAdmin):
     @admin.display(description="paid out")
     def paid_out(self, obj):
         return amount_html(obj.total_paid_out, obj.token)
+
+    @admin.display(description="name", ordering="name")
+    def name_shown(self, obj):
+        # names can be any length on chain: the list shows the start, the whole on hover
+        return format_html('<span title="{}">{}</span>', obj.name, Truncator(obj.name).chars(60))
 
     @admin.display(description="round length")
     def frequency_shown(self, obj):

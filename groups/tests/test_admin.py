@@ -173,3 +173,12 @@ def test_chain_actions_report_a_failure_as_a_message(admin_client, circle, setti
         assert response.status_code == 200
         messages = [str(m) for m in response.context["messages"]]
         assert any(message.startswith(text) for message in messages), (action, messages)
+
+
+@pytest.mark.django_db
+def test_group_list_shows_the_start_of_a_long_name_and_the_whole_on_hover(admin_client):
+    name = "Balogun market women, every Friday after Jumat; " * 8  # names can be any length
+    GroupFactory(name=name)
+    page = admin_client.get(reverse("admin:groups_group_changelist")).content.decode()
+    assert f'title="{name}"' in page
+    assert f">{name[:59]}…</span>" in page
