@@ -42,7 +42,10 @@ class RunCache:
     """
 
     active: "RunCache | None" = None
-    MAX_GROUPS = 200_000  # a long --follow run starts over rather than grow without bound
+    # A long --follow run starts over past these rather than grow without bound (about
+    # 150 MB of ids per kind at most).
+    MAX_GROUPS = 200_000
+    MAX_IDS = 1_000_000
 
     def __init__(self):
         self.users: dict[str, int] = {}
@@ -55,6 +58,11 @@ class RunCache:
             cls.active.users.clear()
             cls.active.tokens.clear()
             cls.active.groups.clear()
+
+    def too_big(self) -> bool:
+        return len(self.groups) > self.MAX_GROUPS or (
+            max(len(self.users), len(self.tokens)) > self.MAX_IDS
+        )
 
 
 class WindowGroups:
@@ -85,8 +93,12 @@ class WindowGroups:
             del self.loaded[group_id]
         if views:
             request_barrier()
-        if len(self.loaded) > RunCache.MAX_GROUPS:
-            self.loaded.clear()
+        run = RunCache.active
+        if run is not None and run.too_big():
+            # Start over. The next batch then reads from the database what it would have
+            # found here (rows this batch creates included): this batch must land first.
+            RunCache.clear()
+            request_barrier()
 
 
 @contextmanager

@@ -555,3 +555,17 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     body = shown.json()
     assert (body["frequency"], body["next_deadline"]) == (2**64 - 1, None)
     assert (body["round"]["deadline"], body["round"]["is_overdue"]) == (None, False)
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL: the pipelined writer, as ops run it
+def test_run_caches_that_start_over_past_their_bound_change_nothing(on_chain, monkeypatch):
+    from groups.services import RunCache
+
+    sync.run()
+    whole = database_snapshot()
+    monkeypatch.setattr(sync, "TARGET_LOGS", 20)  # many windows
+    monkeypatch.setattr(RunCache, "MAX_IDS", 3)
+    monkeypatch.setattr(RunCache, "MAX_GROUPS", 2)
+    sync.run(reindex_first=True, batch_blocks=100_000)
+    assert database_snapshot() == whole
+    assert verify_groups() == []
