@@ -50,13 +50,24 @@ class SyncState(models.Model):
     def checksum_contract(self) -> str:
         return to_checksum(self.contract_address)
 
+    @property
+    def rolled_up_through(self) -> int:
+        """rolled_up_block, with -1 for "nothing rolled up yet"."""
+        return -1 if self.rolled_up_block is None else self.rolled_up_block
+
+    @property
+    def waiting_roll_up(self) -> tuple[int, int] | None:
+        """The blocks (after, through] whose rows wait for the sync's next roll-up: above
+        rolled_up_block, up to the checkpoint; None when nothing waits. Rows ingested ahead of
+        the checkpoint are rolled up as they land, so they never wait."""
+        if self.last_block is None or self.rolled_up_through >= self.last_block:
+            return None
+        return self.rolled_up_through, self.last_block
+
     def rolls_up_later(self, block_number: int) -> bool:
-        """Rows at this block wait for the sync's next roll-up: above rolled_up_block, at or
-        below the checkpoint. Rows ingested ahead of the checkpoint are rolled up as they land.
-        """
-        if self.last_block is None or block_number > self.last_block:
-            return False
-        return self.rolled_up_block is None or block_number > self.rolled_up_block
+        """Rows at this block wait for the sync's next roll-up."""
+        waiting = self.waiting_roll_up
+        return waiting is not None and waiting[0] < block_number <= waiting[1]
 
     @property
     def lag_blocks(self) -> int | None:

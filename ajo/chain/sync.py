@@ -791,21 +791,20 @@ def reindex() -> None:
 def roll_up_through(state: SyncState, block_number: int) -> None:
     """Roll the rows of blocks (state.rolled_up_block, block_number] up into the totals (see
     the module docstring). Inside the transaction that saves `state` after."""
-    after = -1 if state.rolled_up_block is None else state.rolled_up_block
-    if block_number > after:
-        handlers.roll_up(after_block=after, through_block=block_number)
+    if block_number > state.rolled_up_through:
+        handlers.roll_up(after_block=state.rolled_up_through, through_block=block_number)
     state.rolled_up_block = block_number
 
 
 def roll_up_pending() -> None:
     """Roll up what waits between rolled_up_block and the checkpoint, in a transaction of its
     own: after a stop or a crash (one query when nothing waits, as after a full catch-up)."""
-    pending = SyncState.objects.filter(pk=1).values_list("last_block", "rolled_up_block").first()
-    if pending is None or pending[0] is None or pending[0] == pending[1]:
+    state = SyncState.objects.filter(pk=1).first()
+    if state is None or state.waiting_roll_up is None:
         return
     with transaction.atomic():
         state = SyncState.objects.select_for_update().get(pk=1)
-        if state.last_block is not None:
+        if state.waiting_roll_up is not None:
             roll_up_through(state, state.last_block)
             state.save(update_fields=["rolled_up_block", "updated_at"])
 
@@ -817,7 +816,7 @@ def revert_rows_above(state: SyncState, block_number: int) -> None:
     if state.last_block is not None:
         roll_up_through(state, state.last_block)
     handlers.revert_above(block_number)
-    if state.rolled_up_block is not None and state.rolled_up_block > block_number:
+    if state.rolled_up_through > block_number:
         state.rolled_up_block = block_number
 
 

@@ -137,15 +137,14 @@ def _roll_up_wait():
     from django.db.models import Q
 
     state = SyncState.objects.filter(pk=1).first()
-    if state is None or state.last_block is None:
+    waiting = state.waiting_roll_up if state is not None else None
+    if waiting is None:
         return [], Q(pk__in=[])
-    rolled = -1 if state.rolled_up_block is None else state.rolled_up_block
-    if rolled >= state.last_block:
-        return [], Q(pk__in=[])
+    after, through = waiting
     return [
-        f"membership and user totals are rolled up to block {rolled}, the checkpoint is "
-        f"block {state.last_block}: sync_chain rolls up the rest when it ends"
-    ], Q(block_number__gt=rolled, block_number__lte=state.last_block)
+        f"membership and user totals are rolled up to block {after}, the checkpoint is "
+        f"block {through}: sync_chain rolls up the rest when it ends"
+    ], Q(block_number__gt=after, block_number__lte=through)
 
 
 def _sums(model, keys: list[str], waiting, **aggregates) -> dict[tuple, dict]:
