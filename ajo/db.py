@@ -20,10 +20,9 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
-from ajo.fields import Uint256Field, parse_uint256
+from ajo.fields import Uint256Field, parse_uint256, sqlite_text
 
 T = TypeVar("T")
-_WIDTH = 78
 _deferred = threading.local()
 
 
@@ -44,7 +43,7 @@ def sqlite_uint256_add(a: str | None, b: str | int | None) -> str | None:
     """SQL function for SQLite: exact sum of two uint256 values in the stored text form."""
     if a is None or b is None:
         return None
-    return str(parse_uint256(int(a) + int(b))).rjust(_WIDTH, "0")
+    return sqlite_text(parse_uint256(int(a) + int(b)))
 
 
 class SqliteUint256Sum:
@@ -59,7 +58,7 @@ class SqliteUint256Sum:
             self.total += int(value)
 
     def finalize(self) -> str:
-        return str(parse_uint256(self.total)).rjust(_WIDTH, "0")
+        return sqlite_text(parse_uint256(self.total))
 
 
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
@@ -145,7 +144,7 @@ def _converter(field: models.Field):
     if connection.vendor == "postgresql":
         return None  # psycopg adapts int (any size, into numeric), datetime, bool, str
     if isinstance(field, Uint256Field):
-        return lambda v: None if v is None else str(v).rjust(_WIDTH, "0")
+        return lambda v: None if v is None else sqlite_text(v)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value
     return None

@@ -41,6 +41,12 @@ def parse_uint256(value: object) -> int:
     return number
 
 
+def sqlite_text(value: int) -> str:
+    """A uint256 as SQLite stores it: zero-padded to 78 digits, so that text order is number
+    order (comparisons, MIN/MAX and sorting work on the column as is)."""
+    return str(value).rjust(_WIDTH, "0")
+
+
 class Uint256FormField(forms.CharField):
     def to_python(self, value):
         value = super().to_python(value)
@@ -105,7 +111,7 @@ class Uint256Field(models.Field):
             return None
         if connection.vendor == "postgresql":
             return Decimal(value)
-        return str(value).rjust(_WIDTH, "0")
+        return sqlite_text(value)
 
     def value_to_string(self, obj):
         value = self.value_from_object(obj)
