@@ -15,17 +15,19 @@ database time. The sync decides when (see ajo.chain.sync: SyncState.rolled_up_bl
 from collections import defaultdict
 
 from django.db import connection
+from django.db.models import Q
 
 from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
 from ajo.events import ContributionMade, Event, PayoutSent
 from contributions.models import Contribution, Payout
-from groups.models import Membership, Token, User
+from groups.models import Membership, Token
 from groups.services import (
     GROUP_STATE_FIELDS,
     group_apply_derived_state,
     group_save_many,
     groups_by_id,
     user_ensure_many,
+    user_recompute_many,
 )
 
 _EVENT_COLUMNS = ["tx_hash", "log_index", "block_number", "block_time"]
@@ -164,15 +166,14 @@ def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None 
     transaction in that range, up into their memberships (totals, payout flags) and users.
 
     Each row must be rolled up exactly once: the caller keeps track (the sync with
-    SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Two statements:
-    - memberships gain the sums of their new rows, contributions and payouts in one pass, so
-      each row is rewritten once (in place: see groups migration 0005);
-    - users touched are set to the sums of their memberships, which hold every payment a
-      wallet makes or receives (the contract takes and pays members only).
+    SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Memberships gain
+    the sums of their new rows, contributions and payouts in one statement, so each row is
+    rewritten once (in place: see groups migration 0005); then the users touched are set to
+    the sums of their memberships (groups.services.user_recompute_many).
     """
     where = "block_number > %s AND block_number <= %s" + (" AND tx_hash = %s" if tx_hash else "")
     params = [after_block, through_block, *([tx_hash] if tx_hash else [])]
-    memberships, users = Membership._meta.db_table, User._meta.db_table
+    memberships = Membership._meta.db_table
     contributions, payouts = Contribution._meta.db_table, Payout._meta.db_table
     paid_total = sql_uint256_add(f"{memberships}.total_contributed", "COALESCE(d.paid, 0)")
     with connection.cursor() as cursor:
@@ -202,26 +203,10 @@ def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None 
             """,  # noqa: S608 (table names from the models, values as parameters)
             params * 2,
         )
-        cursor.execute(
-            f"""
-            UPDATE {users} SET
-                total_contributed = d.paid,
-                contribution_count = d.payments,
-                total_received = COALESCE(d.received, 0),
-                payout_count = d.payouts
-            FROM (
-                SELECT user_id, {sql_uint256_sum("total_contributed")} AS paid,
-                    SUM(contribution_count) AS payments,
-                    {sql_uint256_sum("payout_amount")} AS received,
-                    COUNT(payout_round) AS payouts
-                FROM {memberships}
-                WHERE user_id IN (
-                    SELECT member_id FROM {contributions} WHERE {where}
-                    UNION SELECT recipient_id FROM {payouts} WHERE {where}
-                )
-                GROUP BY user_id
-            ) AS d
-            WHERE {users}.id = d.user_id
-            """,  # noqa: S608
-            params * 2,
-        )
+    rows = Q(block_number__gt=after_block, block_number__lte=through_block)
+    if tx_hash:
+        rows &= Q(tx_hash=tx_hash)
+    paid = Contribution.objects.filter(rows).values_list("member_id", flat=True)
+    received = Payout.objects.filter(rows).values_list("recipient_id", flat=True)
+    touched = {*paid.order_by().distinct(), *received.order_by().distinct()}
+    user_recompute_many(user_ids=touched)

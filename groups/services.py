@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import Count, Sum
 
 from ajo.db import (
     bulk_insert,
@@ -27,6 +28,7 @@ from ajo.db import (
     save_fields,
 )
 from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
+from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
 
 
@@ -368,14 +370,6 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
     return len(new_rows)
 
 
-def users_by_id(user_ids: Iterable[int]) -> dict[int, User]:
-    ids = sorted(set(user_ids))
-    found: dict[int, User] = {}
-    for part in chunks(ids):
-        found.update((user.id, user) for user in User.objects.filter(id__in=part))
-    return found
-
-
 def group_record_started_many(*, events: list[GroupStarted]) -> int:
     if not events:
         return 0
@@ -484,44 +478,42 @@ def group_recompute_many(*, group_ids: Iterable[int]) -> None:
     )
 
 
-def user_recompute_many(*, user_ids: Iterable[int]) -> None:
-    """Rebuild users' totals from their rows (after a reorg)."""
-    from contributions.models import Contribution, Payout
+_USER_TOTALS = [
+    "total_contributed",
+    "contribution_count",
+    "total_received",
+    "payout_count",
+    "group_count",
+]
 
-    users = users_by_id(user_ids)
-    for user in users.values():
-        user.total_contributed = 0
-        user.contribution_count = 0
-        user.total_received = 0
-        user.payout_count = 0
-        user.group_count = 0
-    ids = sorted(users)
+
+def user_recompute_many(*, user_ids: Iterable[int]) -> None:
+    """Set users' totals to the sums of their memberships, which hold every payment a wallet
+    makes or receives (the contract takes and pays members only), and their group count.
+
+    The one definition of a user's totals: the sync's roll-up calls it for the users it
+    touched, a revert for the users it changed (after their memberships were rebuilt). One
+    aggregate query and one update per chunk of users."""
+    ids = sorted(set(user_ids))
     for part in chunks(ids):
-        for user_id, amount in Contribution.objects.filter(member_id__in=part).values_list(
-            "member_id", "amount"
-        ):
-            users[user_id].total_contributed += amount
-            users[user_id].contribution_count += 1
-        for user_id, amount in Payout.objects.filter(recipient_id__in=part).values_list(
-            "recipient_id", "amount"
-        ):
-            users[user_id].total_received += amount
-            users[user_id].payout_count += 1
-        for user_id in Membership.objects.filter(user_id__in=part).values_list(
-            "user_id", flat=True
-        ):
-            users[user_id].group_count += 1
-    save_fields(
-        User,
-        users.values(),
-        [
-            "total_contributed",
-            "contribution_count",
-            "total_received",
-            "payout_count",
-            "group_count",
-        ],
-    )
+        sums = {
+            user_id: (paid, payments, received or 0, payouts, groups)
+            for user_id, paid, payments, received, payouts, groups in Membership.objects.filter(
+                user_id__in=part
+            )
+            .values("user_id")
+            .annotate(
+                paid=Uint256Sum("total_contributed"),
+                payments=Sum("contribution_count"),
+                received=Uint256Sum("payout_amount"),
+                payouts=Count("payout_round"),
+                groups=Count("id"),
+            )
+            .values_list("user_id", "paid", "payments", "received", "payouts", "groups")
+            .order_by()
+        }
+        nothing = (0, 0, 0, 0, 0)
+        bulk_update(User, _USER_TOTALS, [(i, *sums.get(i, nothing)) for i in part])
 
 
 def token_recompute_many(*, token_ids: Iterable[int]) -> None:
