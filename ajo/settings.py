@@ -284,6 +284,10 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 
+# How many proxies in front of gunicorn append X-Forwarded-For: the client address for
+# throttles, the login lockout and /metrics comes from there (ajo.client_ip). 0: REMOTE_ADDR.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 # --- Production (metrics, CSP, logging) ----------------------------------------------------
 # /metrics: the client address is REMOTE_ADDR unless a proxy in front is trusted to append
 # X-Forwarded-For. METRICS_ALLOWED_IPS also takes networks (e.g. 172.16.0.0/12 for compose).
