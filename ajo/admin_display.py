@@ -9,7 +9,6 @@ import csv
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -30,10 +29,11 @@ def format_units(amount: int | None, decimals: int | None, symbol: str = "") -> 
         return "-"
     if decimals is None:
         return f"{amount:,} {symbol or 'raw units'}".strip()
-    value = Decimal(amount).scaleb(-decimals)
-    whole, _, fraction = f"{value:f}".partition(".")
-    fraction = fraction.rstrip("0")
-    text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
+    # Integer arithmetic: Decimal's default context keeps 28 digits, and a total of uint256
+    # amounts has up to 97.
+    whole, fraction = divmod(amount, 10**decimals)
+    digits = str(fraction).rjust(decimals, "0").rstrip("0") if decimals else ""
+    text = f"{whole:,}" + (f".{digits}" if digits else "")
     return f"{text} {symbol}".strip()
 
 

@@ -7,8 +7,9 @@ UPDATE … FROM unnest(…), and use executemany on SQLite, where the sqlite3 mo
 Rows are plain tuples.
 
 Uint256 columns: PostgreSQL takes Python ints as numeric; SQLite gets the zero-padded text
-form, and `uint256_add` and the aggregate `uint256_sum` (registered on every SQLite connection)
-add them exactly.
+form of the column's width, and `uint256_add` and the aggregate `uint256_sum` (registered on
+every SQLite connection) add them exactly. What they return is a total (a sum of uint256
+values, ajo.fields.Uint256TotalField): the only columns SQL adds into are totals.
 """
 
 import functools
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, models
 
-from ajo.fields import Uint256Field, parse_uint256, sqlite_text
+from ajo.fields import TOTAL_WIDTH, Uint256Field, parse_total, sqlite_text
 
 T = TypeVar("T")
 _deferred = threading.local()
@@ -40,15 +41,16 @@ def from_unix(timestamp: int | None) -> datetime | None:
 
 
 def sqlite_uint256_add(a: str | None, b: str | int | None) -> str | None:
-    """SQL function for SQLite: exact sum of two uint256 values in the stored text form."""
+    """SQL function for SQLite: exact sum of two uint256 values or totals, in the stored text
+    form of a total."""
     if a is None or b is None:
         return None
-    return sqlite_text(parse_uint256(int(a) + int(b)))
+    return sqlite_text(parse_total(int(a) + int(b)), TOTAL_WIDTH)
 
 
 class SqliteUint256Sum:
-    """SQL aggregate for SQLite: exact sum of uint256 values in the stored text form (SUM()
-    would go through floating point)."""
+    """SQL aggregate for SQLite: exact sum of uint256 values or totals, in the stored text
+    form of a total (SUM() would go through floating point)."""
 
     def __init__(self):
         self.total = 0
@@ -58,7 +60,7 @@ class SqliteUint256Sum:
             self.total += int(value)
 
     def finalize(self) -> str:
-        return sqlite_text(parse_uint256(self.total))
+        return sqlite_text(parse_total(self.total), TOTAL_WIDTH)
 
 
 def register_sqlite_functions(sender, connection, **kwargs) -> None:
@@ -143,8 +145,8 @@ def _converter(field: models.Field):
     """A fast per-column converter from Python values to what the driver takes."""
     if connection.vendor == "postgresql":
         return None  # psycopg adapts int (any size, into numeric), datetime, bool, str
-    if isinstance(field, Uint256Field):
-        return lambda v: None if v is None else sqlite_text(v)
+    if isinstance(field, Uint256Field):  # totals too, each padded to its column's width
+        return lambda v: None if v is None else field.sqlite_text(v)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value
     return None

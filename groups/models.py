@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils.text import Truncator
 
 from ajo.addresses import to_checksum
-from ajo.fields import Uint256Field
+from ajo.fields import Uint256Field, Uint256TotalField
 
 
 class WalletUserManager(UserManager):
@@ -27,8 +27,8 @@ class User(AbstractUser):
         blank=True,
         help_text="Wallet address, stored lowercase.",
     )
-    total_contributed = Uint256Field(default=0)
-    total_received = Uint256Field(default=0)
+    total_contributed = Uint256TotalField(default=0)
+    total_received = Uint256TotalField(default=0)
     contribution_count = models.PositiveIntegerField(default=0)
     payout_count = models.PositiveIntegerField(default=0)
     group_count = models.PositiveIntegerField(default=0)
@@ -62,8 +62,8 @@ class Token(models.Model):
         null=True, blank=True, help_text="Empty when the token does not say: shown in raw units."
     )
     metadata_fetched = models.BooleanField(default=False)
-    total_contributed = Uint256Field(default=0)
-    total_paid_out = Uint256Field(default=0)
+    total_contributed = Uint256TotalField(default=0)
+    total_paid_out = Uint256TotalField(default=0)
     contribution_count = models.PositiveBigIntegerField(default=0)
     group_count = models.PositiveIntegerField(default=0)
 
@@ -116,8 +116,8 @@ class Group(models.Model):
     current_round = models.PositiveIntegerField(default=0)
     start_time = models.DateTimeField(null=True, blank=True)
     next_deadline = models.DateTimeField(null=True, blank=True)
-    total_contributed = Uint256Field(default=0)
-    total_paid_out = Uint256Field(default=0)
+    total_contributed = Uint256TotalField(default=0)
+    total_paid_out = Uint256TotalField(default=0)
     contribution_count = models.PositiveIntegerField(default=0)
     payout_count = models.PositiveIntegerField(default=0)
     paid_this_round = models.PositiveIntegerField(default=0)
@@ -182,7 +182,7 @@ class Membership(models.Model):
     joined_tx = models.CharField(max_length=66, blank=True, default="")
     joined_log_index = models.PositiveIntegerField(null=True, blank=True)
     joined_at = models.DateTimeField(null=True, blank=True)
-    total_contributed = Uint256Field(default=0)
+    total_contributed = Uint256TotalField(default=0)
     contribution_count = models.PositiveIntegerField(default=0)
     payout_round = models.PositiveIntegerField(null=True, blank=True)
     payout_amount = Uint256Field(null=True, blank=True)

@@ -1,7 +1,8 @@
 """Serializer fields for chain values, typed in the OpenAPI schema.
 
-uint256 amounts travel as decimal strings (JSON numbers lose digits above 2**53); addresses
-are accepted in any case (a mixed-case one must carry a valid checksum) and shown checksummed.
+uint256 amounts and their totals travel as decimal strings (JSON numbers lose digits above
+2**53); addresses are accepted in any case (a mixed-case one must carry a valid checksum) and
+shown checksummed.
 """
 
 from functools import lru_cache
@@ -10,17 +11,27 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
-from ajo.fields import parse_uint256
+from ajo.fields import TOTAL_WIDTH, parse_total, parse_uint256
 
 UINT256_PATTERN = r"^[0-9]{1,78}$"
+TOTAL_PATTERN = rf"^[0-9]{{1,{TOTAL_WIDTH}}}$"
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 TX_HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 
 UINT256_SCHEMA = {
     "type": "string",
     "pattern": UINT256_PATTERN,
+    "maxLength": 78,
     "description": "Unsigned 256-bit integer in raw token units, as a decimal string.",
     "example": "50000000",
+}
+TOTAL_SCHEMA = {
+    "type": "string",
+    "pattern": TOTAL_PATTERN,
+    "maxLength": TOTAL_WIDTH,
+    "description": "Sum of uint256 amounts in raw token units, as a decimal string: it can "
+    "exceed 2**256-1 (it stays below 2**320).",
+    "example": "150000000",
 }
 ADDRESS_SCHEMA = {
     "type": "string",
@@ -49,6 +60,17 @@ class Uint256Field(serializers.Field):
     def to_internal_value(self, data) -> int:
         try:
             return parse_uint256(data)
+        except ValueError as exc:
+            self.fail("invalid", message=str(exc))
+
+
+@extend_schema_field(TOTAL_SCHEMA)
+class Uint256TotalField(Uint256Field):
+    """A total of uint256 amounts (ajo.fields.Uint256TotalField): wider than one amount."""
+
+    def to_internal_value(self, data) -> int:
+        try:
+            return parse_total(data)
         except ValueError as exc:
             self.fail("invalid", message=str(exc))
 

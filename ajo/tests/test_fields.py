@@ -1,4 +1,5 @@
-"""Uint256Field: exact on both databases, bounded, filterable and orderable."""
+"""Uint256Field and Uint256TotalField: exact on both databases, bounded, filterable and
+orderable. Token totals are Uint256TotalField columns, group contribution amounts uint256."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -7,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from groups.models import Token
 from groups.tests.factories import GroupFactory, TokenFactory
 
-EDGE_VALUES = [0, 1, 2**63, 10**18 + 1, 2**64 + 7, 2**256 - 1]
+EDGE_VALUES = [0, 1, 2**63, 10**18 + 1, 2**64 + 7, 2**256 - 1, 2**256, 2**320 - 1]
 
 
 @pytest.mark.django_db
@@ -26,8 +27,9 @@ def test_equality_filter_and_ordering():
     assert Token.objects.filter(total_contributed=10**18 + 1).count() == 1
     # 10**18 + 1 and 10**18 collapse into one float; the field must tell them apart
     assert Token.objects.filter(total_contributed=10**18).count() == 0
-    assert Token.objects.filter(total_contributed__gt=2**63).count() == 2
-    assert Token.objects.filter(total_contributed__gte=2**63).count() == 3
+    assert Token.objects.filter(total_contributed__gt=2**63).count() == 4
+    assert Token.objects.filter(total_contributed__gte=2**63).count() == 5
+    assert Token.objects.filter(total_contributed__gt=2**256 - 1).count() == 2
     ordered = list(
         Token.objects.order_by("total_contributed").values_list("total_contributed", flat=True)
     )
@@ -40,11 +42,18 @@ def test_equality_filter_and_ordering():
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(-1, "negative"), (2**256, "exceed"), ("12a", "decimal digits"), (1.5, "integer")],
+    [(-1, "negative"), (2**320, "exceed 2"), ("12a", "decimal digits"), (1.5, "integer")],
 )
-def test_out_of_range_is_rejected_with_a_clear_error(value, message):
+def test_out_of_range_total_is_rejected_with_a_clear_error(value, message):
     with pytest.raises(ValueError, match=message):
         TokenFactory(total_contributed=value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "message"), [(-1, "negative"), (2**256, "exceed 2")])
+def test_out_of_range_amount_is_rejected_with_a_clear_error(value, message):
+    with pytest.raises(ValueError, match=message):
+        GroupFactory(contribution_amount=value)
 
 
 @pytest.mark.django_db
@@ -58,6 +67,12 @@ def test_model_validation_names_the_problem():
 def test_database_rejects_a_value_written_around_the_field():
     token = TokenFactory()
     table = Token._meta.db_table
-    bad = "-1" if connection.vendor == "postgresql" else "12abc"
-    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET total_contributed = %s WHERE id = %s", [bad, token.pk])
+    if connection.vendor == "postgresql":
+        bad = ["-1", str(2**320)]
+    else:  # not digits; a uint256's width, whose text would not sort among the totals'
+        bad = ["12abc".rjust(97, "0"), "1".rjust(78, "0")]
+    for value in bad:
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET total_contributed = %s WHERE id = %s", [value, token.pk]
+            )

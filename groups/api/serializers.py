@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ajo.api.fields import AddressField, Uint256Field
+from ajo.api.fields import AddressField, Uint256Field, Uint256TotalField
 from ajo.api.representation import FastRepresentationMixin
 from groups.models import Group, Membership, Token, User
 
@@ -30,8 +30,8 @@ class GroupSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     next_deadline = serializers.DateTimeField(
         allow_null=True, help_text="Deadline of the current round (active groups)."
     )
-    total_contributed = Uint256Field()
-    total_paid_out = Uint256Field()
+    total_contributed = Uint256TotalField()
+    total_paid_out = Uint256TotalField()
     created_block = serializers.IntegerField(allow_null=True)
     created_tx = serializers.CharField(allow_blank=True)
     source = serializers.ChoiceField(
@@ -78,7 +78,7 @@ class MembershipSerializer(FastRepresentationMixin, serializers.ModelSerializer)
         allow_null=True, help_text="Null for a member read from view functions, not yet synced."
     )
     joined_tx = serializers.CharField(allow_blank=True)
-    total_contributed = Uint256Field()
+    total_contributed = Uint256TotalField()
     received_payout = serializers.BooleanField()
     payout_round = serializers.IntegerField(allow_null=True)
     payout_amount = Uint256Field(allow_null=True)
@@ -150,8 +150,8 @@ class GroupDetailSerializer(GroupSerializer):
 
 class UserSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     address = AddressField()
-    total_contributed = Uint256Field()
-    total_received = Uint256Field()
+    total_contributed = Uint256TotalField()
+    total_received = Uint256TotalField()
     first_seen_block = serializers.IntegerField(allow_null=True)
 
     class Meta:

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from ajo.api.fields import ADDRESS_PATTERN, UINT256_PATTERN
+from ajo.api.fields import ADDRESS_PATTERN, TOTAL_PATTERN, UINT256_PATTERN
 
 
 def test_schema_validates_without_warnings(tmp_path):
@@ -24,9 +24,22 @@ def schema(client):
 def test_amounts_and_addresses_are_typed_strings(schema):
     components = schema["components"]["schemas"]
     group = components["GroupDetail"]["properties"]
-    for name in ("contribution_amount", "pot", "total_contributed", "total_paid_out"):
+    for name in ("contribution_amount", "pot"):
         assert group[name]["type"] == "string"
-        assert group[name]["pattern"] == UINT256_PATTERN
+        assert (group[name]["pattern"], group[name]["maxLength"]) == (UINT256_PATTERN, 78)
+    # totals add up every round and group: wider than one amount (below 2**320, 97 digits)
+    totals = [group["total_contributed"], group["total_paid_out"]]
+    totals += [
+        components["User"]["properties"][name] for name in ("total_contributed", "total_received")
+    ]
+    totals.append(components["Membership"]["properties"]["total_contributed"])
+    for total in totals:
+        assert (total["type"], total["pattern"], total["maxLength"]) == (
+            "string",
+            TOTAL_PATTERN,
+            97,
+        )
+        assert re.fullmatch(total["pattern"].strip("^$"), str(2**320 - 1))
     assert group["creator"]["pattern"] == ADDRESS_PATTERN
     assert components["Token"]["properties"]["address"]["pattern"] == ADDRESS_PATTERN
     assert components["Contribution"]["properties"]["amount"]["pattern"] == UINT256_PATTERN
