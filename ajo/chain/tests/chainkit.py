@@ -17,7 +17,7 @@ from django.db import connection
 from web3 import Web3
 
 from ajo.chain.anvil import AnvilNode
-from ajo.chain.contracts import EVENT_BY_TOPIC, ajo_abi, token_abi
+from ajo.chain.contracts import EVENT_BY_TOPIC, ajo_abi, token_abi, token_bytecode
 from ajo.chain.deploy import Deployment, deploy_contracts
 from ajo.chain.rpc import RpcClient
 from contributions.models import Contribution, Payout
@@ -43,8 +43,8 @@ class Chain:
     def url(self) -> str:
         return self.node.url
 
-    def send(self, call, sender: str) -> dict:
-        tx = call.transact({"from": sender, "gas": 1_000_000})
+    def send(self, call, sender: str, *, gas: int = 1_000_000) -> dict:
+        tx = call.transact({"from": sender, "gas": gas})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=30)
         assert receipt["status"] == 1
         return receipt
@@ -53,6 +53,13 @@ class Chain:
         for account in accounts:
             self.send(self.token.functions.mint(account, AMOUNT * 100), account)
             self.send(self.token.functions.approve(self.deployment.ajo, 2**256 - 1), account)
+
+    def deploy_token(self, sender: str, *, symbol: str = "OWN", decimals: int = 18):
+        """A TestToken of the sender's own, as anyone can deploy one (it mints to anyone)."""
+        factory = self.w3.eth.contract(abi=token_abi(), bytecode=token_bytecode())
+        constructor = factory.constructor(f"{symbol} token", symbol, decimals)
+        receipt = self.send(constructor, sender, gas=5_000_000)
+        return self.w3.eth.contract(address=receipt["contractAddress"], abi=token_abi())
 
     def create_group(self, creator: str, *, max_members: int = 3, name: str = "Circle") -> int:
         receipt = self.send(
