@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeNumericListFilter
 from unfold.views import ChangeList
@@ -147,13 +148,28 @@ class SyncStateAdmin(BrowserAdmin):
         "total_events",
         "reorg_count",
         "last_run_finished_at",
+        "failing",
     ]
-    readonly_fields = ["contract"]
+    readonly_fields = ["contract", "failing"]
     export_columns = ["chain_id", "@contract_address", "last_block", "head_block"]
 
     @admin.display(description="contract", ordering="contract_address")
     def contract(self, obj):
         return address_html(obj.contract_address)
+
+    @admin.display(description="failing window")
+    def failing(self, obj):
+        """The window the sync cannot apply, in red, until it commits (see sync.run)."""
+        if not obj.failure_attempts:
+            return "-"
+        return format_html(
+            '<span class="text-red-600">{}</span><br><span class="text-xs">'
+            "{} attempt(s) since {}; next: {}</span>",
+            obj.failure,
+            obj.failure_attempts,
+            obj.failure_since,
+            obj.failure_retry_at or "when sync_chain runs again",
+        )
 
 
 @admin.register(BlockRecord)

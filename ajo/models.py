@@ -37,6 +37,24 @@ class SyncState(models.Model):
     last_run_finished_at = models.DateTimeField(null=True, blank=True)
     last_run_events = models.PositiveBigIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    # A window the sync cannot apply (a handler or the database refuses it): what and where,
+    # kept until that window commits. Nothing of it is written meanwhile; the checkpoint stays.
+    failure = models.TextField(
+        blank=True, default="", help_text="Why the next window cannot be applied (one line)."
+    )
+    failure_block = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="First block that fails to apply (the window's first block when not found).",
+    )
+    failure_event = models.CharField(
+        max_length=64, blank=True, default="", help_text="Event kind (or step) that fails."
+    )
+    failure_since = models.DateTimeField(null=True, blank=True)
+    failure_attempts = models.PositiveIntegerField(default=0)
+    failure_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When sync_chain --follow tries the window again."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -68,6 +86,21 @@ class SyncState(models.Model):
         """Rows at this block wait for the sync's next roll-up."""
         waiting = self.waiting_roll_up
         return waiting is not None and waiting[0] < block_number <= waiting[1]
+
+    FAILURE_FIELDS = (
+        "failure",
+        "failure_block",
+        "failure_event",
+        "failure_since",
+        "failure_attempts",
+        "failure_retry_at",
+    )
+
+    def clear_failure(self) -> None:
+        """The failing window committed (in the transaction that saves this row)."""
+        self.failure, self.failure_block, self.failure_event = "", None, ""
+        self.failure_since = self.failure_retry_at = None
+        self.failure_attempts = 0
 
     @property
     def lag_blocks(self) -> int | None:

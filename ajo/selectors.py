@@ -151,6 +151,20 @@ def chain_token_metadata(*, token: str) -> TokenMetadata:
 # --- sync status ----------------------------------------------------------------------------
 
 
+def sync_failure(state: SyncState | None) -> dict | None:
+    """The window the sync cannot apply, while it cannot: None when nothing fails."""
+    if state is None or not state.failure_attempts:
+        return None
+    return {
+        "message": state.failure,
+        "block": state.failure_block,
+        "event": state.failure_event or None,
+        "since": state.failure_since,
+        "attempts": state.failure_attempts,
+        "retry_at": state.failure_retry_at,
+    }
+
+
 def sync_status() -> dict:
     """What /api/sync/ shows: which chain and contract, how far the index is behind the head."""
     state = SyncState.objects.filter(pk=1).first()
@@ -183,6 +197,7 @@ def sync_status() -> dict:
         "last_run_finished_at": state.last_run_finished_at if state else None,
         "last_run_events": state.last_run_events if state else None,
         "last_error": (state.last_error or None) if state else None,
+        "failure": sync_failure(state),
         "reorg_count": state.reorg_count if state else 0,
         "last_reorg_at": state.last_reorg_at if state else None,
         "cache": cache_stats(),

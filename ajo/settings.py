@@ -172,6 +172,10 @@ AJO_TOKEN_ADDRESS = env.str("AJO_TOKEN_ADDRESS", default="")
 AJO_START_BLOCK = env.int("AJO_START_BLOCK", default=0)
 SYNC_CONFIRMATIONS = env.int("SYNC_CONFIRMATIONS", default=0)
 SYNC_BATCH_BLOCKS = env.int("SYNC_BATCH_BLOCKS", default=2000)
+# sync_chain --follow retries a window it cannot apply after this many seconds, doubling up to
+# the maximum: a failure that stays neither stops the worker nor hammers the node and database.
+SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=2.0)
+SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=300.0)
 EXPLORER_URL = env.str("EXPLORER_URL", default="").rstrip("/")
 
 # --- Web -----------------------------------------------------------------------------------

@@ -18,6 +18,21 @@ class CacheStatsSerializer(serializers.Serializer):
     available = serializers.BooleanField(help_text="False when the cache cannot be reached.")
 
 
+class SyncFailureSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="One line: the blocks, where they fail, the error.")
+    block = serializers.IntegerField(
+        help_text="First block that fails to apply (the window's first when not narrowed down)."
+    )
+    event = serializers.CharField(
+        allow_null=True, help_text="Event kind that fails there, or `roll-up`."
+    )
+    since = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+    retry_at = serializers.DateTimeField(
+        allow_null=True, help_text="Next attempt of `sync_chain --follow` (null: it stopped)."
+    )
+
+
 class SyncStatusSerializer(serializers.Serializer):
     chain_id = serializers.IntegerField(allow_null=True)
     contract = AddressField(allow_null=True)
@@ -37,6 +52,11 @@ class SyncStatusSerializer(serializers.Serializer):
     last_run_finished_at = serializers.DateTimeField(allow_null=True)
     last_run_events = serializers.IntegerField(allow_null=True)
     last_error = serializers.CharField(allow_null=True)
+    failure = SyncFailureSerializer(
+        allow_null=True,
+        help_text="A window the sync cannot apply: nothing of it is written and the index stays "
+        "at `indexed_block` until it commits. Null when nothing fails.",
+    )
     reorg_count = serializers.IntegerField()
     last_reorg_at = serializers.DateTimeField(allow_null=True)
     cache = CacheStatsSerializer(help_text="Cache-first group reads since the cache was emptied.")

@@ -93,13 +93,19 @@ def after_window(client, contract: str) -> None:
         hook(client, contract)
 
 
+def event_names() -> list[str]:
+    """The event names handled, in the order their handlers run."""
+    return [name for name, _ in sorted(_handlers.items(), key=lambda item: item[1][0])]
+
+
 def apply_events(decoded: dict[str, list[Event]]) -> dict[str, int]:
     """Run every handler on its events, in order; returns {event name: rows applied}."""
     applied = {}
     with contextlib.ExitStack() as scopes:
         for factory in _window_scopes:
             scopes.enter_context(factory())
-        for name, (_, handler) in sorted(_handlers.items(), key=lambda item: item[1][0]):
+        for name in event_names():
+            handler = _handlers[name][1]
             events = decoded.get(name) or []
             applied[name] = handler(events=events) if events else 0
     return applied

@@ -21,6 +21,15 @@ REORGS = Counter("ajo_sync_reorgs", "Chain reorganisations detected and rolled b
 IS_WRITER = Gauge(
     "ajo_sync_is_writer", "1 while this worker holds the writer lock, 0 while it waits as standby."
 )
+WINDOW_FAILURES = Counter(
+    "ajo_sync_window_failures", "Attempts to apply a window that failed (nothing of it written)."
+)
+WINDOW_FAILING = Gauge(
+    "ajo_sync_window_failing", "1 while the sync retries a window it could not apply, else 0."
+)
+FAILED_BLOCK = Gauge(
+    "ajo_sync_failed_block", "First block that fails to apply (while ajo_sync_window_failing is 1)."
+)
 
 # Every name a scrape of the sync worker shows (Counters get the `_total` suffix).
 METRIC_NAMES = (
@@ -33,6 +42,9 @@ METRIC_NAMES = (
     "ajo_sync_getlogs_window_blocks",
     "ajo_sync_reorgs_total",
     "ajo_sync_is_writer",
+    "ajo_sync_window_failures_total",
+    "ajo_sync_window_failing",
+    "ajo_sync_failed_block",
 )
 
 

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
@@ -65,6 +66,78 @@ ROLL_UP_EVENTS = 500_000
 
 class SyncError(Exception):
     """A reason to stop, phrased for the operator in one line."""
+
+
+class WindowFailed(SyncError):
+    """A window that could not be applied: nothing of it was written, the checkpoint stays.
+
+    `block` and `event` say where it fails when applying it again one block and one event
+    kind at a time found the spot (Syncer.find_failure); `event` can also name a step
+    ("roll-up"). Without --follow the run stops on it; with --follow it is retried after a
+    backoff (see run)."""
+
+    def __init__(
+        self,
+        *,
+        first: int,
+        last: int,
+        error: BaseException,
+        block: int | None = None,
+        event: str = "",
+    ):
+        self.first, self.last, self.block, self.event = first, last, block, event
+        self.error = describe_error(error)
+        where = ", ".join(
+            part for part in (f"block {block}" if block is not None else "", event) if part
+        )
+        super().__init__(
+            f"blocks {first}-{last} could not be applied"
+            + (f" ({where})" if where else "")
+            + f": {self.error}"
+        )
+
+
+class _RolledBack(Exception):
+    """Leaves a trial transaction (Syncer.find_failure), rolling it back."""
+
+
+def retry_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Seconds before retry `attempt` (1, 2, …) of a failed window: base, doubling, at most cap."""
+    return min(cap, base * 2 ** min(attempt - 1, 64))
+
+
+def record_failure(failure: WindowFailed, *, retry_in: float | None) -> None:
+    """Keep a failed window where operators look: the sync state (admin, /api/sync/) and the
+    worker's metrics. Attempts count up while the same block keeps failing (across runs too);
+    the window's commit clears it all (Syncer._close_window)."""
+    now = timezone.now()
+    block = failure.block if failure.block is not None else failure.first
+    try:
+        with transaction.atomic():
+            state = SyncState.objects.select_for_update().get(pk=1)
+            again = state.failure_attempts > 0 and (state.failure_block, state.failure_event) == (
+                block,
+                failure.event,
+            )
+            state.failure = state.last_error = str(failure)
+            state.failure_block, state.failure_event = block, failure.event[:64]
+            state.failure_since = state.failure_since if again else now
+            state.failure_attempts = state.failure_attempts + 1 if again else 1
+            state.failure_retry_at = None if retry_in is None else now + timedelta(seconds=retry_in)
+            state.save(update_fields=[*SyncState.FAILURE_FIELDS, "last_error", "updated_at"])
+    except Exception as exc:  # the database that refused the window may refuse this too
+        logger.warning("could not record the failure in the sync state: %s", describe_error(exc))
+    metrics.WINDOW_FAILURES.inc()
+    metrics.WINDOW_FAILING.set(1)
+    metrics.FAILED_BLOCK.set(block)
+
+
+def describe_error(error: BaseException) -> str:
+    """An exception in one line: its type and the first line of its message (a database's
+    DETAIL lines, with the row's values, stay in the debug log)."""
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else ""
+    return f"{type(error).__name__}: {text}"[:400] if text else type(error).__name__
 
 
 @dataclass
@@ -251,6 +324,7 @@ class Syncer:
         self._serial_until = -1  # windows starting at or below this block go one by one
         self._unrolled = 0  # events committed since the last roll-up
         self._writer: ThreadPoolExecutor | None = None
+        self.failed_attempts = 0  # failed attempts at the next window, 0 once one commits
 
     # -- chain reads -----------------------------------------------------------------------
 
@@ -445,21 +519,80 @@ class Syncer:
         state.total_events += window.count
         if state.ahead_block is not None and state.ahead_block <= window.last:
             state.ahead_block = None
+        if state.failure_attempts:
+            state.clear_failure()  # a window that failed before has landed
         state.save()
 
     def write_window(self, window: Window, *, roll_up: bool) -> dict[str, int] | None:
         """Apply one window atomically. Returns {event name: rows applied}, or None on a
-        reorg."""
-        with transaction.atomic():
-            state = self._open_window(window)
-            if state is None:
-                return None
-            if state.ahead_block is not None and state.ahead_block >= window.first:
-                # rows ingested through the API ahead of the sync: replaced by this window's
-                revert_rows_above(state, window.first - 1)
-            applied = handlers.apply_events(window.events)
-            self._close_window(window, state, roll_up=roll_up)
+        reorg. Raises WindowFailed, with the block and event kind that fail, when a handler
+        or the database refuses it (nothing of it is written)."""
+        try:
+            with transaction.atomic():
+                state = self._open_window(window)
+                if state is None:
+                    return None
+                if state.ahead_block is not None and state.ahead_block >= window.first:
+                    # rows ingested through the API ahead of the sync: replaced by this window's
+                    revert_rows_above(state, window.first - 1)
+                applied = handlers.apply_events(window.events)
+                self._close_window(window, state, roll_up=roll_up)
+        except SyncError:
+            raise
+        except Exception as exc:
+            RunCache.clear()  # the run's copies may hold what never landed
+            logger.debug("window %d-%d failed", *window.span, exc_info=exc)
+            self._serial_until = max(self._serial_until, window.first)  # retried on its own
+            found = self.find_failure(window, roll_up=roll_up)
+            if found is None:
+                raise WindowFailed(first=window.first, last=window.last, error=exc) from exc
+            block, event, error = found
+            raise WindowFailed(
+                first=window.first, last=window.last, block=block, event=event, error=error
+            ) from exc
         return applied
+
+    def find_failure(self, window: Window, *, roll_up: bool) -> tuple[int, str, Exception] | None:
+        """Where a window fails: applied again one block and one event kind at a time (each
+        kind in the handlers' order, then the roll-up when the window had one), in a
+        transaction that is always rolled back. Returns the first (block, event kind or
+        "roll-up", error), or None when every part went through (the failure was not in one
+        part, or did not happen again). Runs only after a failure: it costs a few queries per
+        block and kind."""
+        by_block: dict[int, dict[str, list]] = {}
+        for name, events in window.events.items():
+            for event in events:
+                by_block.setdefault(event.block_number, {}).setdefault(name, []).append(event)
+        found: tuple[int, str, Exception] | None = None
+        try:
+            with transaction.atomic():
+                state = self._open_window(window)
+                if state is None:
+                    raise _RolledBack
+                if state.ahead_block is not None and state.ahead_block >= window.first:
+                    revert_rows_above(state, window.first - 1)
+                for number in sorted(by_block):
+                    for name in handlers.event_names():
+                        if by_block[number].get(name):
+                            try:
+                                handlers.apply_events({name: by_block[number][name]})
+                            except Exception as exc:
+                                found = (number, name, exc)
+                                raise _RolledBack from exc
+                    if roll_up:
+                        try:
+                            roll_up_through(state, number)
+                        except Exception as exc:
+                            found = (number, "roll-up", exc)
+                            raise _RolledBack from exc
+                raise _RolledBack
+        except _RolledBack:
+            pass
+        except Exception as exc:  # the trial itself could not run (the database went away, …)
+            logger.debug("could not apply window %d-%d block by block", *window.span, exc_info=exc)
+        finally:
+            RunCache.clear()
+        return found
 
     def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
         """Run the handlers with their writes recorded, not sent (see ajo.db.deferred_writes):
@@ -484,6 +617,17 @@ class Syncer:
                 self._close_window(window, state, roll_up=roll_up)
         except IntegrityError as exc:
             logger.info("window %d-%d conflicted (%s): computing it again", *window.span, exc)
+            return "redo"
+        except SyncError:
+            raise
+        except Exception as exc:
+            # Written again without the pipeline, where a failure that stays is found and
+            # reported (write_window).
+            logger.info(
+                "window %d-%d failed (%s): writing it on its own",
+                *window.span,
+                describe_error(exc),
+            )
             return "redo"
         return "done"
 
@@ -563,6 +707,8 @@ class Syncer:
 
     def _committed(self, window: Window, applied: dict[str, int], first: int, target: int) -> None:
         """After a window's commit: summary, metrics, progress and the after-window hooks."""
+        self.failed_attempts = 0
+        metrics.WINDOW_FAILING.set(0)  # (a failure recorded by an earlier run too)
         for name, count in applied.items():
             self.summary.applied[name] = self.summary.applied.get(name, 0) + count
         self.summary.events += window.count
@@ -615,7 +761,21 @@ class Syncer:
                         break
                     self._committed(window, applied, first, target)
                 else:
-                    applied, writes = self.plan_window(window)
+                    try:
+                        applied, writes = self.plan_window(window)
+                    except SyncError:
+                        raise
+                    except Exception as exc:
+                        # computed again on its own, where a failure that stays is found
+                        # and reported (write_window)
+                        logger.info(
+                            "window %d-%d failed (%s): writing it on its own",
+                            *window.span,
+                            describe_error(exc),
+                        )
+                        if in_flight is None or (outcome := settle()) == "done":
+                            outcome = "redo"
+                        break
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
                     if self.stop.is_set():
@@ -678,8 +838,19 @@ def run(
     on_standby: Callable[[], None] | None = None,
     on_window: Callable[[Syncer], None] | None = None,
     reindex_first: bool = False,
+    retry_base: float | None = None,
+    retry_max: float | None = None,
 ) -> SyncSummary:
-    """Index the contract's events. Raises SyncError with a one-line reason on failure."""
+    """Index the contract's events. Raises SyncError with a one-line reason on failure.
+
+    A window that cannot be applied (WindowFailed: a handler or the database refuses it) is
+    recorded in the sync state and the metrics either way, nothing of it written. Without
+    `follow` the run stops on it at once: exit non-zero, the operator sees why. With `follow`
+    the worker stays up and tries it again after `retry_base` seconds, doubling up to
+    `retry_max` (settings SYNC_RETRY_*): a failure that goes away (a database restart, a fix
+    deployed to the database) costs no restart, and one that stays neither crash-loops the
+    worker under its supervisor nor hammers the node. The failure is cleared when the window
+    commits."""
     stop = stop or threading.Event()
     started = time.monotonic()
     client, chain_id, contract = connect(client)
@@ -720,21 +891,40 @@ def run(
         if from_block is not None:
             rewind_to(state=state, from_block=from_block)
         SyncState.objects.filter(pk=1).update(last_run_started_at=timezone.now(), last_error="")
+        retry_base = settings.SYNC_RETRY_BASE_SECONDS if retry_base is None else retry_base
+        retry_max = settings.SYNC_RETRY_MAX_SECONDS if retry_max is None else retry_max
         try:
             while True:
-                syncer.catch_up(to_block)
-                roll_up_pending()  # after a stop, or what an earlier run left behind
-                if not follow or stop.is_set():
-                    break
-                if stop.wait(poll_interval):
+                try:
+                    syncer.catch_up(to_block)
+                    roll_up_pending()  # after a stop, or what an earlier run left behind
+                except WindowFailed as failure:
+                    syncer.failed_attempts += 1
+                    pause = (
+                        retry_delay(syncer.failed_attempts, base=retry_base, cap=retry_max)
+                        if follow
+                        else None
+                    )
+                    record_failure(failure, retry_in=pause)
+                    reason = f"{failure} (checkpoint kept at block {_checkpoint()})"
+                    if pause is None:
+                        raise SyncError(reason) from None
+                    logger.error(
+                        "%s; attempt %d, next in %g s", reason, syncer.failed_attempts, pause
+                    )
+                else:
+                    if not follow or stop.is_set():
+                        break
+                    pause = poll_interval
+                if stop.wait(pause):
                     break
                 close_old_connections()
                 syncer.refresh_writer_connection()
         except DecodeError as exc:
-            roll_up_pending()
+            _roll_up_after_error()
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
         except (RpcUnavailable, RpcError) as exc:
-            roll_up_pending()
+            _roll_up_after_error()
             metrics.RPC_ERRORS.inc()
             SyncState.objects.filter(pk=1).update(last_error=str(exc)[:1000])
             raise SyncError(f"{exc} (checkpoint kept at block {_checkpoint()})") from None
@@ -798,15 +988,29 @@ def roll_up_through(state: SyncState, block_number: int) -> None:
 
 def roll_up_pending() -> None:
     """Roll up what waits between rolled_up_block and the checkpoint, in a transaction of its
-    own: after a stop or a crash (one query when nothing waits, as after a full catch-up)."""
+    own: after a stop or a crash (one query when nothing waits, as after a full catch-up).
+    Raises WindowFailed (event "roll-up") when the database refuses it."""
     state = SyncState.objects.filter(pk=1).first()
     if state is None or state.waiting_roll_up is None:
         return
-    with transaction.atomic():
-        state = SyncState.objects.select_for_update().get(pk=1)
-        if state.waiting_roll_up is not None:
-            roll_up_through(state, state.last_block)
-            state.save(update_fields=["rolled_up_block", "updated_at"])
+    after, through = state.waiting_roll_up
+    try:
+        with transaction.atomic():
+            state = SyncState.objects.select_for_update().get(pk=1)
+            if state.waiting_roll_up is not None:
+                roll_up_through(state, state.last_block)
+                state.save(update_fields=["rolled_up_block", "updated_at"])
+    except Exception as exc:
+        logger.debug("roll-up of blocks %d-%d failed", after + 1, through, exc_info=exc)
+        raise WindowFailed(first=after + 1, last=through, event="roll-up", error=exc) from exc
+
+
+def _roll_up_after_error() -> None:
+    """roll_up_pending on the way out after another error, which stays the one reported."""
+    try:
+        roll_up_pending()
+    except WindowFailed as failure:
+        logger.error("%s", failure)
 
 
 def revert_rows_above(state: SyncState, block_number: int) -> None:
