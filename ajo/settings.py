@@ -176,6 +176,11 @@ SYNC_BATCH_BLOCKS = env.int("SYNC_BATCH_BLOCKS", default=2000)
 # the maximum: a failure that stays neither stops the worker nor hammers the node and database.
 SYNC_RETRY_BASE_SECONDS = env.float("SYNC_RETRY_BASE_SECONDS", default=2.0)
 SYNC_RETRY_MAX_SECONDS = env.float("SYNC_RETRY_MAX_SECONDS", default=300.0)
+if not 0 < SYNC_RETRY_BASE_SECONDS <= SYNC_RETRY_MAX_SECONDS:
+    raise ImproperlyConfigured(
+        "SYNC_RETRY_BASE_SECONDS must be above 0 and at most SYNC_RETRY_MAX_SECONDS "
+        f"(got {SYNC_RETRY_BASE_SECONDS} and {SYNC_RETRY_MAX_SECONDS})"
+    )
 EXPLORER_URL = env.str("EXPLORER_URL", default="").rstrip("/")
 
 # --- Web -----------------------------------------------------------------------------------
