@@ -423,8 +423,10 @@ class Syncer:
             return True
         return False
 
-    def _close_window(self, window: Window, state: SyncState, *, roll_up: bool) -> None:
-        """Last step of a window's transaction: roll-up if due, block hashes, checkpoint."""
+    def _close_window(self, window: Window, state: SyncState, *, roll_up: bool) -> bool:
+        """Last step of a window's transaction: rows stored ahead settled, roll-up if due,
+        block hashes, checkpoint. True when settling changed rows the run may have cached."""
+        settled = handlers.checkpoint_reached(window.last)
         if roll_up:
             roll_up_through(state, window.last)
         records = dict(window.blocks)
@@ -446,6 +448,7 @@ class Syncer:
         if state.ahead_block is not None and state.ahead_block <= window.last:
             state.ahead_block = None
         state.save()
+        return settled
 
     def write_window(self, window: Window, *, roll_up: bool) -> dict[str, int] | None:
         """Apply one window atomically. Returns {event name: rows applied}, or None on a
@@ -458,7 +461,9 @@ class Syncer:
                 # rows ingested through the API ahead of the sync: replaced by this window's
                 revert_rows_above(state, window.first - 1)
             applied = handlers.apply_events(window.events)
-            self._close_window(window, state, roll_up=roll_up)
+            settled = self._close_window(window, state, roll_up=roll_up)
+        if settled:
+            RunCache.clear()
         return applied
 
     def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
@@ -471,8 +476,10 @@ class Syncer:
 
     def commit_planned(self, window: Window, writes: DeferredWrites, *, roll_up: bool) -> str:
         """The writer thread: run a planned window's writes in its transaction. Returns
-        "done", "reorg" (the chain moved under the checkpoint) or "redo" (the plan cannot
-        stand: rows were ingested ahead meanwhile, or another writer stored a row first)."""
+        "done", "reorg" (the chain moved under the checkpoint), "redo" (the plan cannot
+        stand: rows were ingested ahead meanwhile, or another writer stored a row first) or
+        "replan" (committed, but settling rows read ahead of the sync changed rows the next
+        window's plan may have read)."""
         try:
             with transaction.atomic():
                 state = self._open_window(window)
@@ -481,11 +488,11 @@ class Syncer:
                 if state.ahead_block is not None and state.ahead_block >= window.first:
                     return "redo"
                 writes.run()
-                self._close_window(window, state, roll_up=roll_up)
+                settled = self._close_window(window, state, roll_up=roll_up)
         except IntegrityError as exc:
             logger.info("window %d-%d conflicted (%s): computing it again", *window.span, exc)
             return "redo"
-        return "done"
+        return "replan" if settled else "done"
 
     def find_ancestor(self, state: SyncState) -> tuple[int, str]:
         """Highest stored block whose hash the chain still has."""
@@ -598,7 +605,7 @@ class Syncer:
             window, applied, future = in_flight
             in_flight = None
             outcome = future.result()
-            if outcome == "done":
+            if outcome in ("done", "replan"):
                 self._committed(window, applied, first, target)
             return outcome
 
@@ -641,7 +648,9 @@ class Syncer:
         if outcome == "done":
             return None
         RunCache.clear()
-        if outcome == "reorg":
+        if outcome == "replan":
+            pass  # go on from the checkpoint just committed, computing from the database
+        elif outcome == "reorg":
             self.handle_reorg()
         else:  # "redo": the window after the checkpoint goes without the pipeline
             state = SyncState.objects.get(pk=1)
