@@ -649,7 +649,8 @@ class Syncer:
             return None
         RunCache.clear()
         if outcome == "replan":
-            pass  # go on from the checkpoint just committed, computing from the database
+            # go on from the checkpoint just committed, computing from the database
+            logger.info("rows read ahead of the sync were settled: computing on from there")
         elif outcome == "reorg":
             self.handle_reorg()
         else:  # "redo": the window after the checkpoint goes without the pipeline
