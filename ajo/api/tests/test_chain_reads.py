@@ -167,3 +167,30 @@ def test_a_read_of_a_block_the_sync_has_indexed_is_not_stored(client, on_chain):
     response = detail(client, group_id)
     assert response.status_code == 404
     assert not Group.objects.exists()
+
+
+@pytest.mark.django_db
+def test_verify_agrees_while_values_read_ahead_wait_for_the_sync(client, on_chain):
+    a, b = on_chain.accounts[1:3]
+    sync.run()
+    group_id = on_chain.create_group(a, max_members=3, name="Ahead")
+    created_at = on_chain.head()
+    on_chain.join(group_id, b)
+    assert rotation(detail(client, group_id).json()) == [a, b]
+
+    sync.run(to_block=created_at)  # the group's creation is indexed, b's join is not yet
+
+    group = Group.objects.get(id=group_id)
+    assert (group.source, group.member_count, group.read_block) == ("events", 2, created_at + 1)
+    assert rotation(detail(client, group_id).json()) == [a, b]  # the read's seat stays
+    assert verify_groups() == []  # nothing the index holds disagrees with the chain there
+
+    sync.run()
+    assert Group.objects.get(id=group_id).read_block is None
+    assert verify_groups() == []
+    # a value read ahead that outlived its block would be a difference
+    Group.objects.filter(id=group_id).update(read_block=created_at)
+    assert verify_groups() == [
+        f"group {group_id}: holds values read from view functions at block {created_at}, "
+        f"which is indexed: the sync should have confirmed or dropped them"
+    ]
