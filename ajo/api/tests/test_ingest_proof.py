@@ -116,6 +116,23 @@ def test_a_block_the_index_holds_in_another_version_is_409_until_the_sync_revert
 
 
 @pytest.mark.django_db
+def test_an_indexed_block_the_index_saw_without_events_is_409(client, on_chain):
+    fork = on_chain.snapshot()
+    on_chain.mine(3)
+    sync.run()  # blocks indexed with no contract event: no block hash kept for them
+    on_chain.revert(fork)
+    create = on_chain.ajo.functions.createGroup("Unseen", *group_args(on_chain))
+    receipt = on_chain.send(create, on_chain.accounts[1])
+    on_chain.mine(3)
+    assert receipt["blockNumber"] <= SyncState.objects.get().last_block
+
+    body = error(ingest(client, receipt), 409)
+
+    assert body["code"] == "reorg_pending"
+    assert nothing_stored()  # below the checkpoint: the sync would never revisit these rows
+
+
+@pytest.mark.django_db
 def test_a_block_not_confirmations_deep_is_409_with_the_block_it_waits_for(
     client, on_chain, settings
 ):
