@@ -152,23 +152,28 @@ def _receipt(client: RpcClient, tx_hash: str, contract: str) -> _Receipt:
         raise ChainAnswerInvalid(f"the node's receipt for {tx_hash} is malformed")
     if status == 0:
         raise NoContractLogs(f"transaction {tx_hash} reverted: it changed nothing")
-    ours = [
-        log
-        for log in logs
-        if (log.get("address") or "").lower() == contract and not log.get("removed")
-    ]
-    if not ours:
-        raise NoContractLogs(f"transaction {tx_hash} emitted no events of the Ajo contract")
-    for log in ours:
-        if (
-            (log.get("blockHash") or block_hash).lower() != block_hash
+    try:
+        ours = [
+            log
+            for log in logs
+            if (log.get("address") or "").lower() == contract and not log.get("removed")
+        ]
+        elsewhere = [
+            log
+            for log in ours
+            if (log.get("blockHash") or block_hash).lower() != block_hash
             or (log.get("transactionHash") or tx_hash).lower() != tx_hash
             or int(log.get("blockNumber") or hex(block_number), 16) != block_number
-        ):
-            raise ChainAnswerInvalid(
-                f"the node's receipt for {tx_hash} names another block or transaction in its "
-                f"logs: not ingested"
-            )
+        ]
+    except (TypeError, ValueError, AttributeError):
+        raise ChainAnswerInvalid(f"the node's receipt for {tx_hash} is malformed") from None
+    if not ours:
+        raise NoContractLogs(f"transaction {tx_hash} emitted no events of the Ajo contract")
+    if elsewhere:
+        raise ChainAnswerInvalid(
+            f"the node's receipt for {tx_hash} names another block or transaction in its "
+            f"logs: not ingested"
+        )
     return _Receipt(block_number=block_number, block_hash=block_hash, logs=ours)
 
 

@@ -250,3 +250,20 @@ def test_ingest_beside_a_following_sync_ends_in_the_chain_s_database(client, on_
     assert Contribution.objects.count() == logs["ContributionMade"] == 12
     assert Payout.objects.count() == logs["PayoutSent"] == 4
     assert SyncState.objects.get().ahead_block is None
+
+
+@pytest.mark.django_db
+def test_a_receipt_that_contradicts_itself_or_is_malformed_is_502(client, on_chain, proxy):
+    receipt = on_chain.send(
+        on_chain.ajo.functions.createGroup("Odd", *group_args(on_chain)), on_chain.accounts[1]
+    )
+    real = on_chain.rpc.call("eth_getTransactionReceipt", [tx_hash(receipt)])
+    other_block = {**real, "logs": [{**log, "blockHash": "0x" + "12" * 32} for log in real["logs"]]}
+    proxy.answer("eth_getTransactionReceipt", other_block)
+    body = error(ingest(client, receipt), 502)
+    assert body["code"] == "chain_error"
+    assert "names another block or transaction in its logs" in body["message"]
+
+    proxy.answer("eth_getTransactionReceipt", {**real, "blockNumber": "not a number"})
+    assert "is malformed" in error(ingest(client, receipt), 502)["message"]
+    assert nothing_stored()
