@@ -230,6 +230,26 @@ def _insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence
     return len(rows)
 
 
+def delete_ids(model: type[models.Model], ids: Sequence[int]) -> int:
+    """DELETE rows by primary key, with one statement per chunk (deferred like the writes
+    above). No cascades: for rows nothing else points at."""
+    if not ids:
+        return 0
+    if _defer(_delete, model, list(ids)):
+        return len(ids)
+    return _delete(model, ids)
+
+
+def _delete(model: type[models.Model], ids: Sequence[int]) -> int:
+    table = connection.ops.quote_name(model._meta.db_table)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        for part in chunks(ids):
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(f"DELETE FROM {table} WHERE {pk} IN ({marks})", list(part))  # noqa: S608
+    return len(ids)
+
+
 def bulk_update(
     model: type[models.Model],
     names: list[str],

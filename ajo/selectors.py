@@ -15,7 +15,13 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ajo.addresses import InvalidAddress, normalize_address
-from ajo.chain.reader import ContractReader, GroupView, TokenMetadata
+from ajo.chain.reader import (
+    ContractReader,
+    GroupRead,
+    GroupView,
+    TokenMetadata,
+    read_group_confirmed,
+)
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from ajo.chain.sync import contract_address
 from ajo.models import SyncState
@@ -122,26 +128,33 @@ def chain_head(*, max_age: float = CHAIN_READ_SECONDS) -> dict:
     return head
 
 
-def chain_group_read(*, group_id: int, max_age: float = 0) -> tuple[GroupView | None, list[str]]:
-    """getGroup + getMembers for one group (None, [] when the contract has no such group).
+def chain_group_read(*, group_id: int, max_age: float = 0) -> GroupRead:
+    """getGroup + getMembers for one group at head - SYNC_CONFIRMATIONS, the block the sync
+    would index (view None when the contract has no such group there, even if a newer block
+    has it); see ajo.chain.reader.read_group_confirmed.
 
     With max_age > 0 the answer (a "no such group" too) is reused from the cache for that
     long. Raises SyncError when no contract is configured, RpcUnavailable when the node is down.
     """
     contract = contract_address()
-    key = f"ajo:chain:group:{contract}:{group_id}"
+    key = f"ajo:chain:group:{contract}:{group_id}:{settings.SYNC_CONFIRMATIONS}"
     if max_age > 0:
         cached = _cache_get(key)
         if cached is not None:
             view = GroupView(**cached["view"]) if cached["view"] else None
-            return view, list(cached["members"])
-    reader = ContractReader(api_rpc_client(), contract)
-    view = reader.get_group(group_id)
-    members = reader.get_members(group_id) if view is not None else []
+            return GroupRead(view, list(cached["members"]), cached["block"], cached["hash"])
+    read = read_group_confirmed(
+        api_rpc_client(), contract, group_id, confirmations=settings.SYNC_CONFIRMATIONS
+    )
     if max_age > 0:
-        value = {"view": dataclasses.asdict(view) if view else None, "members": members}
+        value = {
+            "view": dataclasses.asdict(read.view) if read.view else None,
+            "members": read.members,
+            "block": read.block_number,
+            "hash": read.block_hash,
+        }
         _cache_set(key, value, max_age)
-    return view, members
+    return read
 
 
 def chain_token_metadata(*, token: str) -> TokenMetadata:

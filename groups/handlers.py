@@ -2,7 +2,14 @@
 
 from django.db.models import Exists, OuterRef, Q
 
-from ajo.chain.handlers import RevertContext, handles, on_after_window, on_revert, window_scope
+from ajo.chain.handlers import (
+    RevertContext,
+    handles,
+    on_after_window,
+    on_checkpoint,
+    on_revert,
+    window_scope,
+)
 from ajo.chain.reader import ContractReader
 from groups import services
 from groups.models import Group, Membership, Token, User
@@ -12,6 +19,7 @@ handles("MemberJoined", order=20)(services.membership_record_joined_many)
 handles("GroupStarted", order=30)(services.group_record_started_many)
 handles("GroupCompleted", order=60)(services.group_record_completed_many)
 window_scope(services.group_window)
+on_checkpoint(services.view_reads_settle)
 
 
 @on_revert(order=20)
@@ -19,6 +27,11 @@ def groups_revert_above(context: RevertContext) -> None:
     """Undo groups, joins, starts and completions from orphaned blocks; rebuild totals."""
     services.RunCache.clear()  # rows are about to be deleted
     block = context.block_number
+    # What view reads of orphaned blocks stored goes as well: those blocks are not the chain.
+    dropped = services.view_reads_drop(after_block=block)
+    context.group_ids.update(dropped.group_ids)
+    context.user_ids.update(dropped.user_ids)
+    context.token_ids.update(dropped.token_ids)
     orphaned_groups = Group.objects.filter(created_block__gt=block)
     context.group_ids.update(
         Group.objects.filter(

@@ -129,6 +129,15 @@ class Group(models.Model):
     completed_block = models.PositiveBigIntegerField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.EVENTS)
+    # A row read from view functions ahead of the sync holds values no event has confirmed:
+    # they are as trustworthy as the block they were read at. A reorg below that block
+    # reverts them, and once the sync's checkpoint passes it, what no event confirmed goes.
+    # Its own column, not created_block: that one says where the GroupCreated event sits.
+    read_block = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Block the view functions were read at (empty when events say it all).",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -137,6 +146,12 @@ class Group(models.Model):
             models.Index(fields=["token", "id"], name="group_token_idx"),
             models.Index(fields=["creator", "id"], name="group_creator_idx"),
             models.Index(fields=["created_block"], name="group_created_block_idx"),
+            # partial: the sync asks for the few rows read from views at every checkpoint
+            models.Index(
+                fields=["read_block"],
+                name="group_read_block_idx",
+                condition=Q(read_block__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(max_members__gte=2), name="group_max_members_gte_2"),
@@ -186,6 +201,12 @@ class Membership(models.Model):
     contribution_count = models.PositiveIntegerField(default=0)
     payout_round = models.PositiveIntegerField(null=True, blank=True)
     payout_amount = Uint256Field(null=True, blank=True)
+    # A seat read from getMembers and not yet confirmed by its MemberJoined (see Group).
+    read_block = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Block the seat was read at from view functions (empty once its event came).",
+    )
 
     class Meta:
         ordering = ["group_id", "position"]
@@ -198,6 +219,11 @@ class Membership(models.Model):
         indexes = [
             models.Index(fields=["user", "group"], name="membership_user_idx"),
             models.Index(fields=["joined_block"], name="membership_joined_block_idx"),
+            models.Index(
+                fields=["read_block"],
+                name="membership_read_block_idx",
+                condition=Q(read_block__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,18 +11,21 @@ into the run's caches at once, so no handler reads back what another one wrote: 
 compute a batch's writes while the previous batch is still being committed.
 """
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from ajo.db import (
     bulk_insert,
     bulk_insert_new,
     bulk_update,
     chunks,
+    delete_ids,
     from_unix,
     request_barrier,
     save_fields,
@@ -30,6 +33,8 @@ from ajo.db import (
 from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
+
+logger = logging.getLogger(__name__)
 
 
 class RunCache:
@@ -313,6 +318,10 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
 
 
 def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
+    """Record joins. A seat read from view functions (read_block set) is confirmed by its
+    event when the event's member holds it; when the events disagree with a view read of a
+    group (another member in a seat, or the member in another seat), none of that read's
+    seats is trusted: they are dropped, and the events' members take the seats."""
     if not events:
         return 0
     users = user_ensure_many(
@@ -323,20 +332,27 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
     for part in chunks(sorted(groups)):
         for membership in Membership.objects.filter(group_id__in=part):
             existing[(membership.group_id, membership.position)] = membership
+    dropped = _seats_disproved(events, users, existing)
     new_rows: list[tuple] = []
     confirmed: list[Membership] = []
     joined_users: dict[int, int] = {}
     touched: set[int] = set()
+    for membership in dropped:
+        groups[membership.group_id].member_count -= 1
+        touched.add(membership.group_id)
+        joined_users[membership.user_id] = joined_users.get(membership.user_id, 0) - 1
     for event in events:
         key = (event.group_id, event.position)
         if key in existing:
             membership = existing[key]
             if membership is not None and membership.joined_block is None:
-                # a row read from view functions: the event adds where and when
+                # a seat read from view functions, held by this member: the event adds
+                # where and when, and the seat no longer waits for its event
                 membership.joined_block = event.block_number
                 membership.joined_tx = event.tx_hash
                 membership.joined_log_index = event.log_index
                 membership.joined_at = from_unix(event.block_time)
+                membership.read_block = None
                 confirmed.append(membership)
             continue
         user_id = users[event.member]
@@ -355,19 +371,56 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
         groups[event.group_id].member_count += 1
         touched.add(event.group_id)
         joined_users[user_id] = joined_users.get(user_id, 0) + 1
+    if dropped or confirmed:
+        # Seats are not kept in the run's caches: the next batch reads them from the
+        # database, so this batch's changes to them must land first.
+        request_barrier()
+        delete_ids(Membership, [membership.id for membership in dropped])
     bulk_insert(
         Membership,
         ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
         new_rows,
     )
     save_fields(
-        Membership, confirmed, ["joined_block", "joined_tx", "joined_log_index", "joined_at"]
+        Membership,
+        confirmed,
+        ["joined_block", "joined_tx", "joined_log_index", "joined_at", "read_block"],
     )
     for group_id in touched:
         group_apply_derived_state(groups[group_id])
     group_save_many([groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
-    bulk_update(User, ["group_count"], list(joined_users.items()), add=True)
+    bulk_update(User, ["group_count"], [(i, n) for i, n in joined_users.items() if n], add=True)
     return len(new_rows)
+
+
+def _seats_disproved(
+    events: list[MemberJoined],
+    users: dict[str, int],
+    existing: dict[tuple[int, int], Membership | None],
+) -> list[Membership]:
+    """The view-read seats of every group whose joins in `events` contradict them; taken out
+    of `existing`, so the events' members get the seats. A view read can be of a block the
+    chain has left (a reorg, a lagging node): one wrong seat says the whole read was."""
+    unconfirmed: dict[int, dict[int, Membership]] = {}  # group -> user -> seat
+    for (group_id, _), membership in existing.items():
+        if membership is not None and membership.joined_block is None:
+            unconfirmed.setdefault(group_id, {})[membership.user_id] = membership
+    wrong: set[int] = set()
+    for event in events:
+        seats = unconfirmed.get(event.group_id)
+        if not seats or event.group_id in wrong:
+            continue
+        user_id = users[event.member]
+        held = existing.get((event.group_id, event.position))
+        mine = seats.get(user_id)
+        if (held is not None and held.joined_block is None and held.user_id != user_id) or (
+            mine is not None and mine.position != event.position
+        ):
+            wrong.add(event.group_id)
+    dropped = [seat for group_id in sorted(wrong) for seat in unconfirmed[group_id].values()]
+    for seat in dropped:
+        del existing[(seat.group_id, seat.position)]
+    return dropped
 
 
 def group_record_started_many(*, events: list[GroupStarted]) -> int:
@@ -543,35 +596,40 @@ def token_recompute_many(*, token_ids: Iterable[int]) -> None:
 def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | None:
     """Read a group from the contract's view functions and store it. None: no such group.
 
+    The read is made at head - SYNC_CONFIRMATIONS, the block the sync would index (see
+    ajo.selectors.chain_group_read), and the rows it stores record that block (read_block).
     - Not in the database: created with source "chain_view" (memberships with joined_block
       NULL, users and token ensured, token metadata read once), so the API can answer before
       the sync reaches the group's blocks; the sync later turns the rows into event-derived
       ones without duplicates (group_record_created_many / membership_record_joined_many).
-    - A "chain_view" row: updated from the views (state, member count, new members).
+    - A "chain_view" row: updated from the views (state, member count, members), unless it
+      was read at a later block.
     - An "events" row: left as it is. Its state comes from the events up to the sync's
-      checkpoint, and a view read at head could be ahead of that checkpoint (or on a fork the
-      sync will not follow); only the sync writes it. Only missing token metadata is filled.
+      checkpoint, and a view read could be ahead of that checkpoint (or on a fork the sync
+      will not follow); only the sync writes it. Only missing token metadata is filled.
+    - Not in the database, and the sync's checkpoint is at or past the read block: not
+      stored (see _group_store_view).
 
     Per-round payments and totals are not in the views: a "chain_view" row has none until the
-    sync brings the events. `max_age` > 0 reuses a chain read that recent (see
-    ajo.selectors.chain_group_read). Raises SyncError without a configured contract and
-    RpcUnavailable when the node cannot be reached.
+    sync brings the events. `max_age` > 0 reuses a chain read that recent. Raises SyncError
+    without a configured contract and RpcUnavailable when the node cannot be reached.
     """
     from django.db import IntegrityError
 
     from ajo.selectors import chain_group_read, chain_token_metadata
 
-    view, members = chain_group_read(group_id=group_id, max_age=max_age)
-    if view is None:
+    read = chain_group_read(group_id=group_id, max_age=max_age)
+    if read.view is None:
         return None
+    view = read.view
     token = Token.objects.filter(address=view.token).first()
     metadata = None
     if token is None or not token.metadata_fetched:
         metadata = chain_token_metadata(token=view.token)  # before the write transaction
     try:
         with transaction.atomic():
-            group = _group_store_view(view=view, members=members)
-            if metadata is not None:
+            stored = _group_store_view(view=view, members=read.members, block=read.block_number)
+            if metadata is not None and stored is not None:
                 token_set_metadata(
                     address=view.token,
                     symbol=metadata.symbol,
@@ -580,19 +638,42 @@ def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | No
                 )
     except IntegrityError:
         # Another request (or the sync) stored the same group meanwhile: theirs stands.
-        group = None
-    return Group.objects.select_related("token", "creator").filter(id=group_id).first() or group
+        pass
+    return Group.objects.select_related("token", "creator").filter(id=group_id).first()
 
 
-def _group_store_view(*, view, members: list[str]) -> Group:
+def _group_store_view(*, view, members: list[str], block: int) -> Group | None:
+    """Store one view read (made at `block`). None when it is not stored.
+
+    The checkpoint is locked first, as the sync's windows lock it, so the two take turns:
+    a read stored here is always of a block the sync has not indexed yet, and the sync's
+    window that reaches that block sees the rows. A read of a block the sync has indexed is
+    not stored: the sync holds every group created up to its checkpoint, and groups are
+    never deleted, so a group the index lacks there was read from a fork or from a node the
+    index does not follow, and the sync would never revisit that block to correct the row.
+    """
     from django.db.models import F
 
+    from ajo.models import SyncState
+
+    state = SyncState.objects.select_for_update().filter(pk=1).first()
     existing = Group.objects.select_for_update().filter(id=view.group_id).first()
     if existing is not None and existing.source == Group.Source.EVENTS:
         return existing
+    if state is not None and state.last_block is not None and block <= state.last_block:
+        logger.warning(
+            "group %s read from view functions at block %s, which is indexed without it: "
+            "not stored (the node may be on another fork)",
+            view.group_id,
+            block,
+        )
+        return None
+    if existing is not None and existing.read_block is not None and existing.read_block > block:
+        return existing  # read at a later block: a lagging node does not take it back
     users = user_ensure_many(addresses=[view.creator, *members])
     token_id = token_ensure_many(addresses=[view.token])[view.token]
     group = existing or Group(id=view.group_id, source=Group.Source.CHAIN_VIEW)
+    old_token_id = existing.token_id if existing is not None else None
     group.name = view.name
     group.token_id = token_id
     group.creator_id = users[view.creator]
@@ -608,20 +689,113 @@ def _group_store_view(*, view, members: list[str]) -> Group:
         if group.start_time is not None and view.is_active and not view.is_completed
         else None
     )
+    group.read_block = block
     if existing is None:
         group.save(force_insert=True)
-        Token.objects.filter(id=token_id).update(group_count=F("group_count") + 1)
     else:
         group.save()
+    if old_token_id != token_id:
+        Token.objects.filter(id=token_id).update(group_count=F("group_count") + 1)
+        if old_token_id is not None:
+            Token.objects.filter(id=old_token_id).update(group_count=F("group_count") - 1)
+    # The seats are the read's: one that another member holds now (the chain moved) goes.
+    wanted = {position: users[address] for position, address in enumerate(members)}
     seats = {m.position: m for m in Membership.objects.filter(group_id=group.id)}
+    stale = [m for position, m in seats.items() if wanted.get(position) != m.user_id]
+    Membership.objects.filter(id__in=[m.id for m in stale]).delete()
     new = [
-        Membership(group_id=group.id, user_id=users[address], position=position)
-        for position, address in enumerate(members)
-        if position not in seats
+        Membership(group_id=group.id, user_id=user_id, position=position, read_block=block)
+        for position, user_id in wanted.items()
+        if position not in seats or seats[position] in stale
     ]
     Membership.objects.bulk_create(new)
-    if new:  # (group, user) is unique: each user gains one group at most
+    Membership.objects.filter(group_id=group.id).update(read_block=block)
+    # (group, user) is unique: each user gains or loses one group at most
+    if stale:
+        User.objects.filter(id__in=[m.user_id for m in stale]).update(
+            group_count=F("group_count") - 1
+        )
+    if new:
         User.objects.filter(id__in=[m.user_id for m in new]).update(
             group_count=F("group_count") + 1
         )
     return group
+
+
+@dataclass
+class ViewReadsDropped:
+    """What view_reads_drop changed: groups kept whose counters need a rebuild, and the
+    users and tokens whose counts moved."""
+
+    group_ids: set[int] = field(default_factory=set)
+    user_ids: set[int] = field(default_factory=set)
+    token_ids: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.group_ids or self.user_ids or self.token_ids)
+
+
+def view_reads_drop(*, after_block: int, through_block: int | None = None) -> ViewReadsDropped:
+    """Take back what view reads of blocks (after_block, through_block] stored and no event
+    confirmed: "chain_view" groups (with their seats and anything ingested for them), seats
+    still waiting for their MemberJoined, a start time no GroupStarted backs. Event-derived
+    groups that held such values keep their events' rows; the caller rebuilds their counters
+    (group_ids) and the counts of the users and tokens returned. Two partial-index queries
+    when there is nothing to drop."""
+    span = Q(read_block__gt=after_block)
+    if through_block is not None:
+        span &= Q(read_block__lte=through_block)
+    dropped = ViewReadsDropped()
+    groups = list(Group.objects.filter(span).values_list("id", "source", "token_id", "creator_id"))
+    seats = list(Membership.objects.filter(span).values_list("id", "group_id", "user_id"))
+    if not groups and not seats:
+        return dropped
+    views = [group_id for group_id, source, _, _ in groups if source == Group.Source.CHAIN_VIEW]
+    for group_id, source, token_id, creator_id in groups:
+        dropped.token_ids.add(token_id)
+        dropped.user_ids.add(creator_id)
+        if source == Group.Source.EVENTS:
+            dropped.group_ids.add(group_id)
+    dropped.user_ids.update(
+        Membership.objects.filter(group_id__in=views).values_list("user_id", flat=True)
+    )
+    for _, group_id, user_id in seats:
+        dropped.user_ids.add(user_id)
+        if group_id not in views:
+            dropped.group_ids.add(group_id)
+    Membership.objects.filter(id__in=[seat_id for seat_id, _, _ in seats]).delete()
+    Group.objects.filter(id__in=views).delete()  # their seats and event rows with them
+    kept = Group.objects.filter(span, source=Group.Source.EVENTS)
+    kept.filter(started_block__isnull=True).update(start_time=None)
+    kept.update(read_block=None)
+    dropped.token_ids.update(
+        Group.objects.filter(id__in=dropped.group_ids).values_list("token_id", flat=True)
+    )
+    return dropped
+
+
+def view_reads_settle(*, through_block: int) -> bool:
+    """The sync's checkpoint reached `through_block`: every view read of a block up to it
+    is now either confirmed by the indexed events or disproved by them (a group or a seat
+    the events do not have was read from another fork or a lying node). Drop the rest and
+    rebuild what it counted. Runs in the transaction that moves the checkpoint, possibly on
+    the sync's writer thread: reads the rows from the database, never the run's caches.
+    True when it changed rows (cached copies are stale then)."""
+    dropped = view_reads_drop(after_block=-1, through_block=through_block)
+    if not dropped:
+        return False
+    groups = list(Group.objects.filter(id__in=dropped.group_ids))
+    counts = dict(
+        Membership.objects.filter(group_id__in=dropped.group_ids)
+        .values("group_id")
+        .annotate(n=Count("id"))
+        .values_list("group_id", "n")
+        .order_by()
+    )
+    for group in groups:
+        group.member_count = counts.get(group.id, 0)
+        group_apply_derived_state(group)
+    save_fields(Group, groups, ["member_count", *GROUP_STATE_FIELDS])
+    user_recompute_many(user_ids=dropped.user_ids)
+    token_recompute_many(token_ids=dropped.token_ids)
+    return True

@@ -31,6 +31,7 @@ _handlers: dict[str, tuple[int, BatchHandler]] = {}
 _revert_hooks: list[tuple[int, Callable[[RevertContext], None]]] = []
 _after_window_hooks: list[Callable] = []
 _roll_up_hooks: list[Callable[..., None]] = []
+_checkpoint_hooks: list[Callable[..., bool]] = []
 _window_scopes: list[Callable[[], AbstractContextManager]] = []
 
 
@@ -72,6 +73,24 @@ def on_roll_up(fn):
     if fn not in _roll_up_hooks:
         _roll_up_hooks.append(fn)
     return fn
+
+
+def on_checkpoint(fn):
+    """Register `fn(*, through_block) -> bool`, run in the transaction that moves the sync's
+    checkpoint to through_block (on the sync's writer thread when it has one): settle rows
+    stored ahead of the sync that the indexed blocks now prove or disprove, such as rows
+    read from view functions. Returns True when it changed rows, which makes the sync drop
+    its caches and what it computed ahead."""
+    if fn not in _checkpoint_hooks:
+        _checkpoint_hooks.append(fn)
+    return fn
+
+
+def checkpoint_reached(through_block: int) -> bool:
+    changed = False
+    for hook in _checkpoint_hooks:
+        changed = hook(through_block=through_block) or changed
+    return changed
 
 
 def roll_up(*, after_block: int, through_block: int, tx_hash: str | None = None) -> None:

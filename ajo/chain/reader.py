@@ -10,7 +10,7 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
 from ajo.chain.decode import chain_text
-from ajo.chain.rpc import RpcClient, RpcError
+from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
 
 _GROUP_TYPES = [
     "bytes",  # the name: decoded by chain_text, as the sync does
@@ -89,7 +89,10 @@ def _word(value: int) -> str:
 
 
 class ContractReader:
-    def __init__(self, client: RpcClient, address: str, *, block: int | str = "latest"):
+    """eth_call at one block: a number, a tag, or an EIP-1898 {"blockHash": …}, which makes
+    every call of the reader see the same block even if the chain reorganises meanwhile."""
+
+    def __init__(self, client: RpcClient, address: str, *, block: int | str | dict = "latest"):
         self.client = client
         self.address = address
         self.block = hex(block) if isinstance(block, int) else block
@@ -169,6 +172,39 @@ class ContractReader:
             name=_decode_text(name),
             decimals=_decode_decimals(decimals),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRead:
+    """One group read through the view functions, and the block every call saw."""
+
+    view: GroupView | None  # None: the contract has no such group at that block
+    members: list[str]
+    block_number: int | None  # None: the chain is shorter than the confirmations
+    block_hash: str | None
+
+
+def read_group_confirmed(
+    client: RpcClient, address: str, group_id: int, *, confirmations: int
+) -> GroupRead:
+    """getGroup + getMembers at head - confirmations, as the sync would index it.
+
+    One eth_blockNumber, one header for that height, then every eth_call by the header's
+    hash (EIP-1898): both calls see one block, and a group only a newer block has is not
+    found. Raises RpcUnavailable when the node does not have the block its head implies.
+    """
+    number = client.block_number() - confirmations
+    if number < 0:
+        return GroupRead(None, [], None, None)
+    header = client.call("eth_getBlockByNumber", [hex(number), False])
+    if not isinstance(header, dict) or not isinstance(header.get("hash"), str):
+        raise RpcUnavailable(f"the node has no block {number} below its head: it is lagging")
+    if int(header.get("number") or "0x0", 16) != number:
+        raise RpcUnavailable(f"the node answered another block for block {number}")
+    reader = ContractReader(client, address, block={"blockHash": header["hash"]})
+    view = reader.get_group(group_id)
+    members = reader.get_members(group_id) if view is not None else []
+    return GroupRead(view, members, number, header["hash"])
 
 
 def _group_view(group_id: int, values: tuple) -> GroupView:

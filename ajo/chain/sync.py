@@ -497,8 +497,10 @@ class Syncer:
             return True
         return False
 
-    def _close_window(self, window: Window, state: SyncState, *, roll_up: bool) -> None:
-        """Last step of a window's transaction: roll-up if due, block hashes, checkpoint."""
+    def _close_window(self, window: Window, state: SyncState, *, roll_up: bool) -> bool:
+        """Last step of a window's transaction: rows stored ahead settled, roll-up if due,
+        block hashes, checkpoint. True when settling changed rows the run may have cached."""
+        settled = handlers.checkpoint_reached(window.last)
         if roll_up:
             roll_up_through(state, window.last)
         records = dict(window.blocks)
@@ -522,6 +524,7 @@ class Syncer:
         if state.failure_attempts:
             state.clear_failure()  # a window that failed before has landed
         state.save()
+        return settled
 
     def write_window(self, window: Window, *, roll_up: bool) -> dict[str, int] | None:
         """Apply one window atomically. Returns {event name: rows applied}, or None on a
@@ -536,7 +539,7 @@ class Syncer:
                     # rows ingested through the API ahead of the sync: replaced by this window's
                     revert_rows_above(state, window.first - 1)
                 applied = handlers.apply_events(window.events)
-                self._close_window(window, state, roll_up=roll_up)
+                settled = self._close_window(window, state, roll_up=roll_up)
         except SyncError:
             raise
         except Exception as exc:
@@ -550,6 +553,8 @@ class Syncer:
             raise WindowFailed(
                 first=window.first, last=window.last, block=block, event=event, error=error
             ) from exc
+        if settled:
+            RunCache.clear()
         return applied
 
     def find_failure(self, window: Window, *, roll_up: bool) -> tuple[int, str, Exception] | None:
@@ -604,8 +609,10 @@ class Syncer:
 
     def commit_planned(self, window: Window, writes: DeferredWrites, *, roll_up: bool) -> str:
         """The writer thread: run a planned window's writes in its transaction. Returns
-        "done", "reorg" (the chain moved under the checkpoint) or "redo" (the plan cannot
-        stand: rows were ingested ahead meanwhile, or another writer stored a row first)."""
+        "done", "reorg" (the chain moved under the checkpoint), "redo" (the plan cannot
+        stand: rows were ingested ahead meanwhile, or another writer stored a row first) or
+        "replan" (committed, but settling rows read ahead of the sync changed rows the next
+        window's plan may have read)."""
         try:
             with transaction.atomic():
                 state = self._open_window(window)
@@ -614,7 +621,7 @@ class Syncer:
                 if state.ahead_block is not None and state.ahead_block >= window.first:
                     return "redo"
                 writes.run()
-                self._close_window(window, state, roll_up=roll_up)
+                settled = self._close_window(window, state, roll_up=roll_up)
         except IntegrityError as exc:
             logger.info("window %d-%d conflicted (%s): computing it again", *window.span, exc)
             return "redo"
@@ -629,7 +636,7 @@ class Syncer:
                 describe_error(exc),
             )
             return "redo"
-        return "done"
+        return "replan" if settled else "done"
 
     def find_ancestor(self, state: SyncState) -> tuple[int, str]:
         """Highest stored block whose hash the chain still has."""
@@ -744,7 +751,7 @@ class Syncer:
             window, applied, future = in_flight
             in_flight = None
             outcome = future.result()
-            if outcome == "done":
+            if outcome in ("done", "replan"):
                 self._committed(window, applied, first, target)
             return outcome
 
@@ -801,7 +808,10 @@ class Syncer:
         if outcome == "done":
             return None
         RunCache.clear()
-        if outcome == "reorg":
+        if outcome == "replan":
+            # go on from the checkpoint just committed, computing from the database
+            logger.info("rows read ahead of the sync were settled: computing on from there")
+        elif outcome == "reorg":
             self.handle_reorg()
         else:  # "redo": the window after the checkpoint goes without the pipeline
             state = SyncState.objects.get(pk=1)

@@ -5,6 +5,7 @@ operating system or the database server the moment the holder dies, even on SIGK
 hot standby waiting for it takes over without anyone cleaning up.
 """
 
+import contextlib
 import fcntl
 import os
 
@@ -56,7 +57,13 @@ class WriterLock:
 
     def release(self) -> None:
         if self._pg is not None:
-            self._pg.close()  # closing the session releases the advisory lock
+            # Closing the session releases the lock too, but only once the server's backend
+            # has exited, after close() returned: a writer starting at once could still find
+            # it taken. Unlocking first is synchronous (on a broken connection it fails, and
+            # the server drops the lock with the session).
+            with contextlib.suppress(psycopg.Error):
+                self._pg.execute("SELECT pg_advisory_unlock_all()")
+            self._pg.close()
             self._pg = None
         if self._file is not None:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)

@@ -18,6 +18,7 @@ class FaultProxy:
         self.upstream = upstream
         self.faults: deque[str] = deque()
         self.max_log_range: int | None = None
+        self.answers: dict[str, object] = {}  # method -> result served instead of anvil's
         self.delay = 0.0  # seconds added to every forwarded request (a slow provider)
         self.limit_errors = 0
         self.requests = 0
@@ -47,9 +48,15 @@ class FaultProxy:
     def fail_always(self, kind: str) -> None:
         self.fail_next(10_000, kind)
 
+    def answer(self, method: str, result) -> None:
+        """Answer every single (not batched) call of `method` with `result`: a provider that
+        lags behind the chain or serves another fork for that method."""
+        self.answers[method] = result
+
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
+        self.answers.clear()
         self.max_log_range = None
         self.delay = 0.0
 
@@ -78,6 +85,9 @@ class FaultProxy:
             return self._reply(handler, 200, b"<html>bad gateway</html>")
         if self.delay:
             threading.Event().wait(self.delay)
+        canned = self._canned(body)
+        if canned is not None:
+            return self._reply(handler, 200, canned)
         limited = self._range_limit_error(body)
         if limited is not None:
             return self._reply(handler, 200, limited)
@@ -86,6 +96,15 @@ class FaultProxy:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             self._reply(handler, response.status, response.read())
+
+    def _canned(self, body: bytes) -> bytes | None:
+        if not self.answers:
+            return None
+        payload = json.loads(body)
+        if isinstance(payload, list) or payload.get("method") not in self.answers:
+            return None
+        result = self.answers[payload["method"]]
+        return json.dumps({"jsonrpc": "2.0", "id": payload["id"], "result": result}).encode()
 
     def _range_limit_error(self, body: bytes) -> bytes | None:
         if self.max_log_range is None:
