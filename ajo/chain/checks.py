@@ -66,13 +66,15 @@ def check_logs(
     """Every log against the request and the headers of [first, last]. Raises ProviderLie
     at the first log that cannot be true. One pass; per block (not per log) where it can."""
     checked = Checked()
-    block_of: dict[str, int] = {}  # blockNumber hex -> number, checked once per block
+    # blockNumber hex -> (number, header hash, header timestamp hex): a block's range and
+    # header are looked up once, each log is compared with them
+    blocks: dict[str, tuple[int, str, str]] = {}
     number = None
     try:
         for log in logs:
             number_hex = log["blockNumber"]
-            number = block_of.get(number_hex)
-            if number is None:
+            block = blocks.get(number_hex)
+            if block is None:
                 number = int(number_hex, 16)
                 if not first <= number <= last:
                     raise ProviderLie(
@@ -81,24 +83,22 @@ def check_logs(
                 header = headers.get(number)
                 if header is None:
                     raise ProviderLie(number, "log for a block without a header", "header")
-                block_hash = header["hash"]
-                if log["blockHash"] != block_hash:
-                    raise ProviderLie(
-                        number,
-                        f"log blockHash {log['blockHash']} is not the header's {block_hash} "
-                        "(another fork)",
-                        "hash",
-                    )
-                stamp = log.get("blockTimestamp")
-                if stamp and int(stamp, 16) != int(header["timestamp"], 16):
-                    raise ProviderLie(
-                        number, "log blockTimestamp is not the header's timestamp", "hash"
-                    )
-                block_of[number_hex] = number
-                checked.hashes[number] = block_hash
+                block = blocks[number_hex] = (number, header["hash"], header["timestamp"])
+                checked.hashes[number] = header["hash"]
                 checked.topics[number] = set()
-            elif log["blockHash"] != checked.hashes[number]:
-                raise ProviderLie(number, "logs of one block carry different blockHashes", "hash")
+            number, block_hash, timestamp = block
+            if log["blockHash"] != block_hash:
+                raise ProviderLie(
+                    number,
+                    f"log blockHash {log['blockHash']} is not the header's {block_hash} "
+                    "(another fork)",
+                    "hash",
+                )
+            stamp = log.get("blockTimestamp")
+            if stamp and stamp != timestamp and int(stamp, 16) != int(timestamp, 16):
+                raise ProviderLie(
+                    number, "log blockTimestamp is not the header's timestamp", "hash"
+                )
             if log.get("removed"):
                 raise ProviderLie(number, "log flagged removed (the node saw a reorg)", "removed")
             address = log["address"]
