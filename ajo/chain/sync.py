@@ -64,6 +64,14 @@ def is_limit_error(exc: RpcError) -> bool:
     return exc.code in _LIMIT_CODES or bool(_LIMIT_ERROR.search(exc.message))
 
 
+def _batch_refused(results: list) -> bool:
+    """Every item of a batch failed with a limit or batch error: the batch was too large."""
+    return all(
+        isinstance(r, RpcError) and (is_limit_error(r) or "batch" in r.message.lower())
+        for r in results
+    )
+
+
 _GROW_AFTER = 3  # successful windows before the window doubles again
 TARGET_LOGS = 10_000
 PROBE_BLOCKS = 8
@@ -262,6 +270,7 @@ class Syncer:
         self._successes = 0
         self._head = 0
         self._rpc_seen = (client.retries, client.errors)
+        self._narrow_batch = 100  # getLogs by blockHash per batch (see _narrow_logs)
         self._serial_until = -1  # windows starting at or below this block go one by one
         self._unrolled = 0  # events committed since the last roll-up
         self._writer: ThreadPoolExecutor | None = None
@@ -419,12 +428,14 @@ class Syncer:
         self, suspects: dict[int, list[str]], headers: dict[int, dict]
     ) -> dict[int, list | RpcError]:
         """getLogs by blockHash (EIP-234) for each suspect block, only the topics its bloom
-        suggested: one batched request per 100 blocks, and an empty answer for each false
-        positive, so a dense bloom (mainnet's) costs little and never stops the sync."""
+        suggested: batched (up to 100 a request), and an empty answer for each false
+        positive, so a dense bloom (mainnet's) costs little and never stops the sync. A
+        provider that limits batches answers a whole batch with one error: smaller ones."""
         numbers = sorted(suspects)
         answers: dict[int, list | RpcError] = {}
-        for start in range(0, len(numbers), 100):
-            part = numbers[start : start + 100]
+        start = 0
+        while start < len(numbers):
+            part = numbers[start : start + self._narrow_batch]
             calls = [
                 (
                     "eth_getLogs",
@@ -439,7 +450,11 @@ class Syncer:
                 for n in part
             ]
             results = self.client.batch(calls, return_errors=True)
+            if len(part) > 1 and _batch_refused(results):
+                self._narrow_batch = max(1, len(part) // 2)
+                continue
             answers.update(zip(part, results, strict=True))
+            start += len(part)
         return answers
 
     def _adapt_window(self, logs: int, blocks: int) -> None:

@@ -42,6 +42,8 @@ class FaultProxy:
         # every header's logsBloom replaced: "full" (all bits set, as dense as a bloom can
         # be: a false positive for every block) or "empty" (rules out every log)
         self.bloom: str | None = None
+        # batches of getLogs calls larger than this get one error object for the whole batch
+        self.max_getlogs_batch: int | None = None
         self.requests = 0
         self.log_ranges: list[int] = []
         self.lock = threading.Lock()
@@ -86,7 +88,7 @@ class FaultProxy:
         with self.lock:
             self.faults.clear()
             self.lies.clear()
-        self.lag_above = self.lag_answers = self.bloom = None
+        self.lag_above = self.lag_answers = self.bloom = self.max_getlogs_batch = None
         self.max_log_range = None
         self.delay = 0.0
 
@@ -115,6 +117,19 @@ class FaultProxy:
             return self._reply(handler, 200, b"<html>bad gateway</html>")
         if self.delay:
             threading.Event().wait(self.delay)
+        if self.max_getlogs_batch is not None:
+            payload = json.loads(body)
+            if (
+                isinstance(payload, list)
+                and len(payload) > self.max_getlogs_batch
+                and payload[0].get("method") == "eth_getLogs"
+            ):
+                error = {"code": -32600, "message": "batch too large"}
+                return self._reply(
+                    handler,
+                    200,
+                    json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode(),
+                )
         limited = self._range_limit_error(body)
         if limited is not None:
             return self._reply(handler, 200, limited)

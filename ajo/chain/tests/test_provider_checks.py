@@ -153,6 +153,15 @@ def test_a_dense_bloom_does_not_stop_the_sync(proxy, on_chain):
     assert_database_is_the_chain(on_chain)
 
 
+@pytest.mark.django_db
+def test_suspects_are_confirmed_in_batches_the_provider_accepts(proxy, on_chain):
+    proxy.bloom = "full"
+    proxy.max_getlogs_batch = 3
+    summary = sync.run(client=client_for(proxy), batch_blocks=100_000)
+    assert summary.events == len(raw_logs(on_chain))
+    assert_database_is_the_chain(on_chain)
+
+
 # --- a lie that persists: a one-line error, the checkpoint before the bad window --------------
 
 
