@@ -5,6 +5,7 @@ both verify_chain and an independent reading of anvil's raw logs agree with, or,
 that persists, with a one-line error and the checkpoint before the bad window.
 """
 
+import re
 from collections import Counter
 
 import pytest
@@ -13,7 +14,7 @@ from django.core.management.base import CommandError
 from prometheus_client import REGISTRY
 
 from ajo.chain import sync
-from ajo.chain.checks import bloom_mask
+from ajo.chain.checks import ProviderLie, bloom_mask, check_logs
 from ajo.chain.contracts import EVENT_BY_TOPIC, TOPIC_CONTRIBUTION_MADE, TOPIC_PAYOUT_SENT
 from ajo.chain.rpc import RpcClient
 from ajo.chain.tests.chainkit import private_chain, rewound
@@ -98,6 +99,22 @@ def test_bloom_bits_are_the_chains():
     assert len(expected) > 5
     for header in headers:
         assert int(header["logsBloom"], 16) == expected.get(int(header["number"], 16), 0)
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        ({"blockNumber": "0x5"}, "malformed log (KeyError: 'blockHash')"),
+        ({"blockNumber": "zz"}, "malformed log (ValueError"),
+        ({"blockNumber": "0x5", "blockHash": "0xaa", "address": None, "topics": []}, "malformed"),
+        ("not a log", "malformed log (TypeError"),
+    ],
+)
+def test_a_malformed_log_is_a_lie_not_a_traceback(log, message):
+    headers = {5: {"hash": "0xaa", "timestamp": "0x1", "logsBloom": "0x" + "0" * 512}}
+    with pytest.raises(ProviderLie, match=re.escape(message)) as raised:
+        check_logs([log], contract="0x" + "11" * 20, first=5, last=5, headers=headers)
+    assert raised.value.kind == "malformed"
 
 
 # --- a lie told once: the window is fetched again, nothing is lost or invented -------------
