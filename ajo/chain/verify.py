@@ -376,17 +376,23 @@ def _verify_event_counts(reader: ContractReader, through: int, group_ids) -> lis
 
 
 def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
-    """(group id, event name) -> logs of the contract in [start block, through], read in
-    windows of SYNC_BATCH_BLOCKS blocks (halved on provider limits)."""
+    """(group id, event name) -> logs of the contract up to `through`, from the start block
+    (or the earliest of the given groups' creation), in windows that start at
+    SYNC_BATCH_BLOCKS blocks, double while they come back light and halve on provider
+    limits: a few groups' logs (the admin's action) are read in a few requests."""
     from ajo.chain.contracts import EVENT_BY_TOPIC
-    from ajo.chain.sync import is_limit_error
+    from ajo.chain.sync import TARGET_LOGS, is_limit_error
 
-    state = SyncState.objects.get(pk=1)
+    first = SyncState.objects.get(pk=1).start_block
     query: dict = {"address": reader.address}
     if group_ids is not None:
         query["topics"] = [None, [f"0x{g:064x}" for g in group_ids]]  # groupId is indexed
+        created = Group.objects.filter(id__in=group_ids, created_block__isnull=False)
+        if created.count() == len(set(group_ids)):
+            first = max(first, min(created.values_list("created_block", flat=True)))
+    size = max(settings.SYNC_BATCH_BLOCKS, 1)
+    widest = size * 16
     counts: Counter = Counter()
-    first, size = state.start_block, max(settings.SYNC_BATCH_BLOCKS, 1)
     while first <= through:
         last = min(first + size - 1, through)
         try:
@@ -402,6 +408,8 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
             name = EVENT_BY_TOPIC.get(log["topics"][0]) if log.get("topics") else None
             if name is not None and not log.get("removed"):
                 counts[int(log["topics"][1], 16), name] += 1
+        if len(logs) < TARGET_LOGS // 2:
+            size = min(size * 2, widest)
         first = last + 1
     return counts
 

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from ajo.chain import sync
 from ajo.chain.tests.chainkit import private_chain, rewound
+from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.chain.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
@@ -147,3 +148,17 @@ def test_a_payout_to_the_wrong_member_is_named(synced):
         f"group {payout.group_id} round 1: the database pays ['{second.checksum_address}'], "
         f"the rotation pays member {first.checksum_address} (position 0)"
     ) in differences
+
+
+@pytest.mark.django_db
+def test_event_counts_are_read_within_the_providers_limits(synced, settings):
+    proxy = FaultProxy(synced.url)
+    try:
+        proxy.max_log_range = 2
+        settings.CHAIN_RPC_URL = proxy.url
+        assert verify_groups() == []
+        assert proxy.limit_errors >= 1
+        Contribution.objects.filter(pk=Contribution.objects.first().pk).delete()
+        assert any("ContributionMade log(s) on chain" in line for line in verify_groups())
+    finally:
+        proxy.close()
