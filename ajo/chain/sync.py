@@ -327,7 +327,7 @@ class Syncer:
         for attempt in range(1, CHECK_TRIES + 1):
             last, headers, logs = self._fetch_answers(first, target, pool)
             try:
-                checked = self._check(first, last, headers, logs)
+                checked, times, events = self._check_and_decode(first, last, headers, logs, pool)
             except ProviderLie as lie:
                 metrics.PROVIDER_REFETCHES.labels(check=lie.kind).inc()
                 if attempt == CHECK_TRIES:
@@ -341,21 +341,15 @@ class Syncer:
                 continue
             break
         self._adapt_window(len(logs), last - first + 1)
-        # header times for the blocks with logs and the last one: the headers' hashes were
-        # checked, a log's own blockTimestamp only against them
-        block_times = {n: int(headers[n]["timestamp"], 16) for n in checked.hashes}
         tip = headers[last]
-        block_times[last] = int(tip["timestamp"], 16)
-        # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
-        events = decode_logs(logs, block_times)
         return Window(
             first=first,
             last=last,
             last_hash=tip["hash"],
-            last_time=block_times[last],
+            last_time=times[last],
             parent_hash=headers[first - 1]["hash"] if first > 0 else None,
             blocks=checked.hashes,
-            block_times=block_times,
+            block_times=times,
             events=events,
             count=sum(len(items) for items in events.values()),
         )
@@ -400,9 +394,18 @@ class Syncer:
                 headers = self.headers(numbers, allow_missing=True)
             return last, headers, logs
 
-    def _check(self, first: int, last: int, headers: dict[int, dict], logs: list) -> Checked:
-        """The checks of ajo.chain.checks, then the bloom's suspects confirmed one block at a
-        time. Raises ProviderLie."""
+    def _check_and_decode(
+        self,
+        first: int,
+        last: int,
+        headers: dict[int, dict],
+        logs: list,
+        pool: Executor | None,
+    ) -> tuple[Checked, dict[int, int], dict[str, list]]:
+        """The checks of ajo.chain.checks, then the logs decoded while the bloom's suspects
+        are confirmed one block each (in `pool`: the confirmation's round trip overlaps the
+        decoding). Returns (what the logs say per block, block times, events). Raises
+        ProviderLie."""
         if not isinstance(logs, list):
             raise ProviderLie(None, "getLogs answered something other than a list", "malformed")
         for number in range(max(first - 1, 0), last + 1):
@@ -417,12 +420,22 @@ class Syncer:
         suspects = check_blooms(
             checked, contract=self.contract, headers=window, topics=event_topics().values()
         )
+        confirming = None
+        if suspects and pool is not None:
+            confirming = pool.submit(self._narrow_logs, suspects, window)
+        # header times for the blocks with logs and the last one: the headers' hashes were
+        # checked, a log's own blockTimestamp only against them
+        times = {n: int(headers[n]["timestamp"], 16) for n in checked.hashes}
+        times[last] = int(headers[last]["timestamp"], 16)
+        # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
+        events = decode_logs(logs, times)
         if suspects:
-            false_positives, lie = confirm_suspects(suspects, self._narrow_logs(suspects, window))
+            answers = confirming.result() if confirming else self._narrow_logs(suspects, window)
+            false_positives, lie = confirm_suspects(suspects, answers)
             metrics.BLOOM_FALSE_POSITIVES.inc(false_positives)
             if lie is not None:
                 raise lie
-        return checked
+        return checked, times, events
 
     def _narrow_logs(
         self, suspects: dict[int, list[str]], headers: dict[int, dict]
