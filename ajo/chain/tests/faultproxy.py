@@ -42,6 +42,10 @@ class FaultProxy:
         # every header's logsBloom replaced: "full" (all bits set, as dense as a bloom can
         # be: a false positive for every block) or "empty" (rules out every log)
         self.bloom: str | None = None
+        # answer eth_getHeaderByNumber (as geth, erigon and reth do; anvil does not), from
+        # anvil's eth_getBlockByNumber without the transactions
+        self.serve_headers = False
+        self.header_calls = 0
         # batches of getLogs calls larger than this get one error object for the whole batch
         self.max_getlogs_batch: int | None = None
         self.requests = 0
@@ -89,6 +93,7 @@ class FaultProxy:
             self.faults.clear()
             self.lies.clear()
         self.lag_above = self.lag_answers = self.bloom = self.max_getlogs_batch = None
+        self.serve_headers = False
         self.max_log_range = None
         self.delay = 0.0
 
@@ -133,14 +138,36 @@ class FaultProxy:
         limited = self._range_limit_error(body)
         if limited is not None:
             return self._reply(handler, 200, limited)
+        asked_headers = self.serve_headers and b"eth_getHeaderByNumber" in body
+        if asked_headers:
+            body = self._headers_as_blocks(body)
         request = urllib.request.Request(
             self.upstream, data=body, headers={"Content-Type": "application/json"}
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             status, answer = response.status, response.read()
+        if asked_headers:
+            answer = self._blocks_as_headers(answer)
         if self.lies or self.lag_above is not None or self.bloom is not None:
             answer = self._rewrite(body, answer)
         self._reply(handler, status, answer)
+
+    def _headers_as_blocks(self, body: bytes) -> bytes:
+        request = json.loads(body)
+        for item in request if isinstance(request, list) else [request]:
+            if item.get("method") == "eth_getHeaderByNumber":
+                self.header_calls += 1
+                item["method"], item["params"] = "eth_getBlockByNumber", [item["params"][0], False]
+        return json.dumps(request).encode()
+
+    @staticmethod
+    def _blocks_as_headers(answer: bytes) -> bytes:
+        reply = json.loads(answer)
+        for item in reply if isinstance(reply, list) else [reply]:
+            if isinstance(item.get("result"), dict):
+                item["result"].pop("transactions", None)
+                item["result"].pop("uncles", None)
+        return json.dumps(reply).encode()
 
     # -- lies ---------------------------------------------------------------------------------
 

@@ -179,6 +179,25 @@ def test_suspects_are_confirmed_in_batches_the_provider_accepts(proxy, on_chain)
     assert_database_is_the_chain(on_chain)
 
 
+@pytest.mark.django_db
+def test_headers_come_by_eth_getheaderbynumber_where_the_node_has_it(proxy, on_chain):
+    """Where the node answers eth_getHeaderByNumber the sync reads headers with it (no
+    transaction list); anvil lacks it, and every other test runs on the fallback."""
+    proxy.serve_headers = True
+    summary = sync.run(client=client_for(proxy))
+    assert proxy.header_calls > on_chain.head() - on_chain.deployment.block
+    assert summary.events == len(raw_logs(on_chain))
+    assert_database_is_the_chain(on_chain)
+
+
+@pytest.mark.django_db
+def test_a_node_without_eth_getheaderbynumber_is_no_rpc_error(on_chain):
+    before = metric("ajo_sync_rpc_errors_total")
+    sync.run()
+    assert metric("ajo_sync_rpc_errors_total") == before
+    assert_database_is_the_chain(on_chain)
+
+
 # --- a lie that persists: a one-line error, the checkpoint before the bad window --------------
 
 
