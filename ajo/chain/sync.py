@@ -410,9 +410,9 @@ class Syncer:
         widest windows they are the larger part of what the sync downloads (about 1 kB a
         block by eth_getHeaderByNumber, ten times that for a busy block by
         eth_getBlockByNumber); that is the price of noticing an omitted block at all.
-        Headers and logs may come from different
-        moments (or nodes): the checks make that safe, since a reorg in between shows as
-        a hash or bloom mismatch and the window is fetched again.
+        Headers and logs may come from different moments (or nodes): the checks make that
+        safe, since a reorg in between shows as a hash or bloom mismatch and the window is
+        fetched again.
         """
         while True:
             last = min(first + self.window_size - 1, target)
