@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, start_http_server
 
+from ajo.chain.checks import KINDS
+
 HEAD_BLOCK = Gauge("ajo_sync_head_block", "Latest block number the RPC node reports.")
 INDEXED_BLOCK = Gauge("ajo_sync_indexed_block", "Last block number written to the database.")
 LAG_BLOCKS = Gauge("ajo_sync_lag_blocks", "Blocks between the chain head and the indexed block.")
@@ -18,6 +20,18 @@ GETLOGS_WINDOW = Gauge(
     "ajo_sync_getlogs_window_blocks", "Current eth_getLogs window in blocks (adapted at run time)."
 )
 REORGS = Counter("ajo_sync_reorgs", "Chain reorganisations detected and rolled back.")
+PROVIDER_REFETCHES = Counter(
+    "ajo_sync_provider_refetches",
+    "getLogs windows fetched again because the provider's answer failed a check, by check.",
+    ["check"],
+)
+for _kind in KINDS:  # every check shows in a scrape, at 0 until it fails
+    PROVIDER_REFETCHES.labels(check=_kind)
+BLOOM_FALSE_POSITIVES = Counter(
+    "ajo_sync_bloom_false_positives",
+    "Blocks whose logsBloom suggested a contract event that a query for that block showed "
+    "was not there.",
+)
 IS_WRITER = Gauge(
     "ajo_sync_is_writer", "1 while this worker holds the writer lock, 0 while it waits as standby."
 )
@@ -41,6 +55,8 @@ METRIC_NAMES = (
     "ajo_sync_rpc_retries_total",
     "ajo_sync_getlogs_window_blocks",
     "ajo_sync_reorgs_total",
+    "ajo_sync_provider_refetches_total",
+    "ajo_sync_bloom_false_positives_total",
     "ajo_sync_is_writer",
     "ajo_sync_window_failures_total",
     "ajo_sync_window_failing",

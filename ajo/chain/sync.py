@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -40,7 +40,9 @@ from django.utils import timezone
 
 from ajo.addresses import InvalidAddress, normalize_address, to_checksum
 from ajo.chain import handlers, metrics
-from ajo.chain.decode import DecodeError, block_info, decode_logs
+from ajo.chain.checks import Checked, ProviderLie, check_blooms, check_logs, confirm_suspects
+from ajo.chain.contracts import event_topics
+from ajo.chain.decode import DecodeError, decode_logs
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import WriterLock
 from ajo.db import DeferredWrites, deferred_writes, from_unix
@@ -56,12 +58,42 @@ _LIMIT_ERROR = re.compile(
     re.IGNORECASE,
 )
 _LIMIT_CODES = {-32005, -32602, -32614}
+
+
+def is_limit_error(exc: RpcError) -> bool:
+    """A getLogs error that means "ask for fewer blocks"."""
+    return exc.code in _LIMIT_CODES or bool(_LIMIT_ERROR.search(exc.message))
+
+
+def _method_missing(result) -> bool:
+    """The node does not have this JSON-RPC method (-32601, or a message that says so)."""
+    if not isinstance(result, RpcError):
+        return False
+    text = result.message.lower()
+    return result.code == -32601 or any(
+        words in text for words in ("not found", "not supported", "does not exist")
+    )
+
+
+def _batch_refused(results: list) -> bool:
+    """Every item of a batch failed with a limit or batch error: the batch was too large."""
+    return all(
+        isinstance(r, RpcError) and (is_limit_error(r) or "batch" in r.message.lower())
+        for r in results
+    )
+
+
 _GROW_AFTER = 3  # successful windows before the window doubles again
 TARGET_LOGS = 10_000
 PROBE_BLOCKS = 8
 # During a long catch-up, roll totals up at least this often: they trail the event rows by
 # at most this many events, and one roll-up statement stays a bounded amount of work.
 ROLL_UP_EVENTS = 500_000
+# A provider answer that fails a check is fetched again this many times in all, after a
+# backoff that doubles from CHECK_BACKOFF seconds (about 4 s in all: a lagging node catches
+# up within a block or two, a load balancer picks another node).
+CHECK_TRIES = 5
+CHECK_BACKOFF = 0.25
 
 
 class SyncError(Exception):
@@ -321,6 +353,8 @@ class Syncer:
         self._successes = 0
         self._head = 0
         self._rpc_seen = (client.retries, client.errors)
+        self._narrow_batch = 100  # getLogs by blockHash per batch (see _narrow_logs)
+        self._header_by_number: bool | None = None  # eth_getHeaderByNumber? (headers)
         self._serial_until = -1  # windows starting at or below this block go one by one
         self._unrolled = 0  # events committed since the last roll-up
         self._writer: ThreadPoolExecutor | None = None
@@ -347,11 +381,25 @@ class Syncer:
         self._rpc_seen = (retries, errors)
 
     def headers(self, numbers: list[int], *, allow_missing: bool = False) -> dict[int, dict]:
-        """Block headers (no transactions) in batched requests."""
+        """Block headers in batched requests: eth_getHeaderByNumber where the node has it
+        (geth, erigon, reth: about a tenth of a busy block's eth_getBlockByNumber answer,
+        which lists every transaction hash), else eth_getBlockByNumber without transactions.
+        The first call finds out which; an answer that lacks the method later (a load
+        balancer in front of mixed nodes) switches the run to the second."""
         found: dict[int, dict] = {}
+        if numbers and self._header_by_number is None:
+            self._probe_header_method(numbers[0])
         for start in range(0, len(numbers), 500):
             part = numbers[start : start + 500]
-            blocks = self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+            blocks = self.client.batch(
+                [self._header_call(n) for n in part], return_errors=self._header_by_number
+            )
+            if self._header_by_number:
+                if any(_method_missing(b) for b in blocks):
+                    self._header_by_number = False
+                    blocks = self.client.batch([self._header_call(n) for n in part])
+                elif error := next((b for b in blocks if isinstance(b, RpcError)), None):
+                    raise error
             for number, block in zip(part, blocks, strict=True):
                 if block is None:
                     if allow_missing:
@@ -360,26 +408,96 @@ class Syncer:
                 found[number] = block
         return found
 
+    def _probe_header_method(self, number: int) -> None:
+        try:
+            self.client.call("eth_getHeaderByNumber", [hex(number)])
+        except RpcError as exc:
+            if not _method_missing(exc):
+                raise
+            self._header_by_number = False
+            # the node lacks a method, its answers are not failing: not an RPC error to count
+            self._rpc_seen = (self._rpc_seen[0], self._rpc_seen[1] + 1)
+        else:
+            self._header_by_number = True
+
+    def _header_call(self, number: int) -> tuple[str, list]:
+        if self._header_by_number:
+            return ("eth_getHeaderByNumber", [hex(number)])
+        return ("eth_getBlockByNumber", [hex(number), False])
+
     def get_logs(self, first: int, last: int) -> list[dict]:
         return self.client.call(
             "eth_getLogs",
             [{"address": self.contract, "fromBlock": hex(first), "toBlock": hex(last)}],
         )
 
-    def fetch_window(self, first: int, target: int) -> Window:
-        """Logs of [first, first + window) with the hashes needed to detect a reorg.
+    def fetch_window(self, first: int, target: int, *, pool: Executor | None = None) -> Window:
+        """Logs of [first, first + window) with the hashes needed to detect a reorg, checked
+        against the window's headers (ajo.chain.checks) before anything is trusted.
 
-        The headers are read before the logs: if the chain reorganises in between, the stored
-        hash is the old one and the next window's parent check catches it.
+        An answer that fails a check is fetched again from scratch, after a short backoff
+        (a lagging node catches up, a load balancer sends the next request elsewhere); when
+        it still fails after CHECK_TRIES fetches the sync stops with the block and the check,
+        before anything of this window is written.
+        """
+        for attempt in range(1, CHECK_TRIES + 1):
+            last, headers, logs = self._fetch_answers(first, target, pool)
+            try:
+                checked, times, events = self._check_and_decode(first, last, headers, logs, pool)
+            except ProviderLie as lie:
+                metrics.PROVIDER_REFETCHES.labels(check=lie.kind).inc()
+                if attempt == CHECK_TRIES:
+                    raise SyncError(
+                        f"the answers of {endpoint_label(self.client.url)} for blocks "
+                        f"{first}-{last} failed a check {CHECK_TRIES} times in a row: {lie}; "
+                        f"nothing from block {first} on was indexed"
+                    ) from None
+                logger.warning("blocks %d-%d: %s; fetching them again", first, last, lie)
+                time.sleep(CHECK_BACKOFF * 2 ** (attempt - 1))
+                continue
+            break
+        self._adapt_window(len(logs), last - first + 1)
+        tip = headers[last]
+        return Window(
+            first=first,
+            last=last,
+            last_hash=tip["hash"],
+            last_time=times[last],
+            parent_hash=headers[first - 1]["hash"] if first > 0 else None,
+            blocks=checked.hashes,
+            block_times=times,
+            events=events,
+            count=sum(len(items) for items in events.values()),
+        )
+
+    def _fetch_answers(
+        self, first: int, target: int, pool: Executor | None
+    ) -> tuple[int, dict[int, dict], list[dict]]:
+        """(last block, headers of first - 1..last, logs of first..last), the window shrunk
+        on provider limits.
+
+        Every header of the window, not only those of blocks with logs: the bloom check
+        needs each block's logsBloom to see a block left out of the answer, and nothing else
+        shows one. They cost one batched request per 500 blocks (small next to the logs on
+        a busy contract: the benchmark's ~30-block windows carry 10,000 logs), fetched in
+        `pool` while getLogs downloads, so they add no round trip. On a sparse contract's
+        widest windows they are the larger part of what the sync downloads (about 1 kB a
+        block by eth_getHeaderByNumber, ten times that for a busy block by
+        eth_getBlockByNumber); that is the price of noticing an omitted block at all.
+        Headers and logs may come from different moments (or nodes): the checks make that
+        safe, since a reorg in between shows as a hash or bloom mismatch and the window is
+        fetched again.
         """
         while True:
             last = min(first + self.window_size - 1, target)
-            wanted = [last] if first == 0 else [first - 1, last]
-            headers = self.headers(wanted)
+            numbers = list(range(max(first - 1, 0), last + 1))
+            pending = pool.submit(self.headers, numbers, allow_missing=True) if pool else None
             try:
                 logs = self.get_logs(first, last)
             except RpcError as exc:
-                if (exc.code in _LIMIT_CODES or _LIMIT_ERROR.search(exc.message)) and last > first:
+                if pending is not None:
+                    wait([pending])
+                if is_limit_error(exc) and last > first:
                     self.window_size = max(1, (last - first + 1) // 2)
                     self._successes = 0
                     self._probing = False
@@ -388,29 +506,87 @@ class Syncer:
                     )
                     continue
                 raise
-            break
-        self._adapt_window(len(logs), last - first + 1)
-        blocks, block_times = block_info(logs)
-        block_times.update((n, int(h["timestamp"], 16)) for n, h in headers.items())
-        missing = sorted(blocks.keys() - block_times.keys())
-        if missing:
-            block_times.update(
-                (n, int(h["timestamp"], 16)) for n, h in self.headers(missing).items()
-            )
-        tip = headers[last]
-        # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
-        events = decode_logs(logs, block_times)
-        return Window(
-            first=first,
-            last=last,
-            last_hash=tip["hash"],
-            last_time=int(tip["timestamp"], 16),
-            parent_hash=headers[first - 1]["hash"] if first > 0 else None,
-            blocks=blocks,
-            block_times=block_times,
-            events=events,
-            count=sum(len(items) for items in events.values()),
+            if pending is not None:
+                headers = pending.result()
+            else:
+                headers = self.headers(numbers, allow_missing=True)
+            return last, headers, logs
+
+    def _check_and_decode(
+        self,
+        first: int,
+        last: int,
+        headers: dict[int, dict],
+        logs: list,
+        pool: Executor | None,
+    ) -> tuple[Checked, dict[int, int], dict[str, list]]:
+        """The checks of ajo.chain.checks, then the logs decoded while the bloom's suspects
+        are confirmed one block each (in `pool`: the confirmation's round trip overlaps the
+        decoding). Returns (what the logs say per block, block times, events). Raises
+        ProviderLie."""
+        if not isinstance(logs, list):
+            raise ProviderLie(None, "getLogs answered something other than a list", "malformed")
+        for number in range(max(first - 1, 0), last + 1):
+            if number not in headers:
+                raise ProviderLie(
+                    number,
+                    "no header for the block (a node behind, or the chain moved back)",
+                    "header",
+                )
+        checked = check_logs(logs, contract=self.contract, first=first, last=last, headers=headers)
+        window = {n: h for n, h in headers.items() if n >= first}
+        suspects = check_blooms(
+            checked, contract=self.contract, headers=window, topics=event_topics().values()
         )
+        confirming = None
+        if suspects and pool is not None:
+            confirming = pool.submit(self._narrow_logs, suspects, window)
+        # header times for the blocks with logs and the last one: the headers' hashes were
+        # checked, a log's own blockTimestamp only against them
+        times = {n: int(headers[n]["timestamp"], 16) for n in checked.hashes}
+        times[last] = int(headers[last]["timestamp"], 16)
+        # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
+        events = decode_logs(logs, times)
+        if suspects:
+            answers = confirming.result() if confirming else self._narrow_logs(suspects, window)
+            false_positives, lie = confirm_suspects(suspects, answers)
+            metrics.BLOOM_FALSE_POSITIVES.inc(false_positives)
+            if lie is not None:
+                raise lie
+        return checked, times, events
+
+    def _narrow_logs(
+        self, suspects: dict[int, list[str]], headers: dict[int, dict]
+    ) -> dict[int, list | RpcError]:
+        """getLogs by blockHash (EIP-234) for each suspect block, only the topics its bloom
+        suggested: batched (up to 100 a request), and an empty answer for each false
+        positive, so a dense bloom (mainnet's) costs little and never stops the sync. A
+        provider that limits batches answers a whole batch with one error: smaller ones."""
+        numbers = sorted(suspects)
+        answers: dict[int, list | RpcError] = {}
+        start = 0
+        while start < len(numbers):
+            part = numbers[start : start + self._narrow_batch]
+            calls = [
+                (
+                    "eth_getLogs",
+                    [
+                        {
+                            "blockHash": headers[n]["hash"],
+                            "address": self.contract,
+                            "topics": [suspects[n]],
+                        }
+                    ],
+                )
+                for n in part
+            ]
+            results = self.client.batch(calls, return_errors=True)
+            if len(part) > 1 and _batch_refused(results):
+                self._narrow_batch = max(1, len(part) // 2)
+                continue
+            answers.update(zip(part, results, strict=True))
+            start += len(part)
+        return answers
 
     def _adapt_window(self, logs: int, blocks: int) -> None:
         """After a successful getLogs: aim for windows of about TARGET_LOGS logs (memory stays
@@ -440,11 +616,13 @@ class Syncer:
         def produce():
             cursor = first
             try:
-                while cursor <= target and not cancel.is_set():
-                    window = self.fetch_window(cursor, target)
-                    for part in split_window(window, TARGET_LOGS):
-                        slots.put(part)
-                    cursor = window.last + 1
+                # the headers of each window download while its logs do (see _fetch_answers)
+                with ThreadPoolExecutor(1, thread_name_prefix="ajo-sync-headers") as pool:
+                    while cursor <= target and not cancel.is_set():
+                        window = self.fetch_window(cursor, target, pool=pool)
+                        for part in split_window(window, TARGET_LOGS):
+                            slots.put(part)
+                        cursor = window.last + 1
                 slots.put(None)
             except BaseException as exc:  # handed to the consumer, raised there
                 slots.put(exc)

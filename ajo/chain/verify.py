@@ -1,16 +1,19 @@
-"""Compare the database with the contract's view functions, as of the indexed block.
+"""Compare the database with the chain, as of the indexed block: the contract's view
+functions (each group's state and members, who paid each round, the rotation's payouts) and
+the contract's logs (each group's events, counted).
 
 Used by `manage.py verify_chain`, the admin's "verify against chain" action and the tests:
 every difference comes back as one line a person can act on.
 """
 
+from collections import Counter
 from collections.abc import Iterable
 
 from django.conf import settings
 
 from ajo.addresses import to_checksum
 from ajo.chain.reader import ContractReader, GroupView
-from ajo.chain.rpc import RpcClient
+from ajo.chain.rpc import RpcClient, RpcError
 from ajo.models import SyncState
 from groups.models import Group, Membership
 
@@ -130,7 +133,11 @@ def verify_groups(
                 f"{[to_checksum(a) for a in db_members]}, chain "
                 f"{[to_checksum(a) for a in chain_members]}"
             )
-    differences.extend(_verify_current_round(reader, views, members))
+    through = _indexed_block()
+    differences.extend(_verify_payments(reader, views, members, through))
+    differences.extend(_verify_payouts(views, members, through))
+    if through is not None:
+        differences.extend(_verify_event_counts(reader, through, group_ids))
     if group_ids is None:
         differences.extend(_verify_balances(reader))
         differences.extend(_verify_references())
@@ -258,32 +265,197 @@ def _verify_references() -> list[str]:
     return differences
 
 
-def _verify_current_round(reader: ContractReader, views, members) -> list[str]:
-    """Who has paid in each active group's current round, as hasContributed says."""
+def _indexed_block() -> int | None:
+    state = SyncState.objects.filter(pk=1).first()
+    return state.last_block if state else None
+
+
+def _indexed(queryset, field: str, through: int | None):
+    """Rows up to the indexed block: rows ingested ahead of the sync are not expected on
+    chain as of that block yet."""
+    return queryset if through is None else queryset.filter(**{f"{field}__lte": through})
+
+
+def _verify_payments(reader: ContractReader, views, members, through) -> list[str]:
+    """Every started group's rounds 1..currentRound, every member: a contribution row
+    exactly when hasContributed says so (one batched eth_call per 500 checks)."""
     from contributions.models import Contribution
 
     checks = [
-        (group_id, view.current_round, member)
+        (group_id, round_number, member)
         for group_id, view in views.items()
-        if view.is_active
+        if view.current_round
+        for round_number in range(1, view.current_round + 1)
         for member in members.get(group_id, [])
     ]
-    if not checks:
-        return []
-    on_chain = reader.has_contributed_many(checks)
-    active = {group_id: view.current_round for group_id, view in views.items() if view.is_active}
-    paid = set()
-    for group_id, round_number, member in Contribution.objects.filter(
-        group_id__in=list(active)
-    ).values_list("group_id", "round", "member__address"):
-        if active[group_id] == round_number:
-            paid.add((group_id, round_number, member))
-    return [
-        f"group {g}: {to_checksum(m)} has {'' if chain else 'not '}paid round {r} on chain, "
-        f"the database says the opposite"
-        for (g, r, m), chain in on_chain.items()
-        if chain != ((g, r, m) in paid)
-    ]
+    on_chain = reader.has_contributed_many(checks) if checks else {}
+    rows = _indexed(Contribution.objects.filter(group_id__in=list(views)), "block_number", through)
+    stored = Counter(rows.values_list("group_id", "round", "member__address").order_by())
+    lines = []
+    for (g, r, m), paid in on_chain.items():
+        count = stored.get((g, r, m), 0)
+        if paid and not count:
+            lines.append(
+                f"group {g} round {r}: member {to_checksum(m)} paid on chain (hasContributed), "
+                "the database has no contribution"
+            )
+        elif count and not paid:
+            lines.append(
+                f"group {g} round {r}: the database holds a contribution by member "
+                f"{to_checksum(m)}, who has not paid that round on chain"
+            )
+        elif count > 1:
+            lines.append(
+                f"group {g} round {r}: the database holds {count} contributions by member "
+                f"{to_checksum(m)}, the chain one"
+            )
+    for (g, r, m), count in sorted(stored.items(), key=str):
+        # a round not started, or not a member (a row pointing at no stored user is one of
+        # the references' differences)
+        if (g, r, m) not in on_chain and m is not None:
+            lines.append(
+                f"group {g} round {r}: the database holds {count} contribution(s) by "
+                f"{to_checksum(m)}, which the chain cannot have (not a member, or the round "
+                "has not started)"
+            )
+    return lines
+
+
+def _completed_rounds(view: GroupView) -> range:
+    """The rounds that paid out: all but the current one while active, all when completed
+    (the contract leaves currentRound at the last round then)."""
+    if view.is_completed:
+        return range(1, view.current_round + 1)
+    return range(1, view.current_round) if view.current_round else range(0)
+
+
+def _verify_payouts(views, members, through) -> list[str]:
+    """Each completed round paid the member at position round - 1, once; no other payouts."""
+    from contributions.models import Payout
+
+    rows = _indexed(Payout.objects.filter(group_id__in=list(views)), "block_number", through)
+    stored: dict[tuple[int, int], list[str]] = {}
+    for group_id, round_number, recipient in rows.values_list(
+        "group_id", "round", "recipient__address"
+    ).order_by("group_id", "round"):
+        stored.setdefault((group_id, round_number), []).append(recipient)
+    lines = []
+    for group_id, view in views.items():
+        rotation = members.get(group_id, [])
+        for round_number in _completed_rounds(view):
+            expected = rotation[round_number - 1] if round_number <= len(rotation) else None
+            paid = stored.pop((group_id, round_number), [])
+            who = to_checksum(expected) if expected else "?"
+            if not paid:
+                lines.append(
+                    f"group {group_id} round {round_number}: the payout to member {who} "
+                    f"(position {round_number - 1}) is missing from the database"
+                )
+            elif paid != [expected]:
+                lines.append(
+                    f"group {group_id} round {round_number}: the database pays "
+                    f"{[to_checksum(a) for a in paid]}, the rotation pays member {who} "
+                    f"(position {round_number - 1})"
+                )
+    for (group_id, round_number), paid in sorted(stored.items()):
+        lines.append(
+            f"group {group_id} round {round_number}: the database holds a payout to "
+            f"{', '.join(to_checksum(a) for a in paid)} for a round the chain has not paid out"
+        )
+    return lines
+
+
+# What each event leaves in the database, counted per group (rows up to the indexed block).
+_EVENT_ROWS = {
+    "GroupCreated": "group",
+    "MemberJoined": "memberships",
+    "GroupStarted": "start",
+    "ContributionMade": "contributions",
+    "PayoutSent": "payouts",
+    "GroupCompleted": "completion",
+}
+
+
+def _verify_event_counts(reader: ContractReader, through: int, group_ids) -> list[str]:
+    """Per group and event, the contract's logs up to the indexed block against the rows
+    they made. Catches what the view functions cannot show: a duplicated or invented row,
+    an event of a group the checks above skip."""
+    on_chain = _log_counts(reader, through, group_ids)
+    stored = _row_counts(through, group_ids)
+    lines = []
+    for group_id, name in sorted(on_chain.keys() | stored.keys()):
+        logs, rows = on_chain.get((group_id, name), 0), stored.get((group_id, name), 0)
+        if logs != rows:
+            lines.append(
+                f"group {group_id}: {logs} {name} log(s) on chain through block {through}, "
+                f"{rows} {_EVENT_ROWS[name]} row(s) in the database"
+            )
+    return lines
+
+
+def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
+    """(group id, event name) -> logs of the contract up to `through`, from the start block
+    (or the earliest of the given groups' creation), in windows that start at
+    SYNC_BATCH_BLOCKS blocks, double while they come back light and halve on provider
+    limits: a few groups' logs (the admin's action) are read in a few requests."""
+    from ajo.chain.contracts import EVENT_BY_TOPIC
+    from ajo.chain.sync import TARGET_LOGS, is_limit_error
+
+    first = SyncState.objects.get(pk=1).start_block
+    query: dict = {"address": reader.address}
+    if group_ids is not None:
+        query["topics"] = [None, [f"0x{g:064x}" for g in group_ids]]  # groupId is indexed
+        created = Group.objects.filter(id__in=group_ids, created_block__isnull=False)
+        if created.count() == len(set(group_ids)):
+            first = max(first, min(created.values_list("created_block", flat=True)))
+    size = max(settings.SYNC_BATCH_BLOCKS, 1)
+    widest = size * 16
+    counts: Counter = Counter()
+    while first <= through:
+        last = min(first + size - 1, through)
+        try:
+            logs = reader.client.call(
+                "eth_getLogs", [{**query, "fromBlock": hex(first), "toBlock": hex(last)}]
+            )
+        except RpcError as exc:
+            if is_limit_error(exc) and last > first:
+                size = max(1, (last - first + 1) // 2)
+                continue
+            raise
+        for log in logs:
+            name = EVENT_BY_TOPIC.get(log["topics"][0]) if log.get("topics") else None
+            if name is not None and not log.get("removed"):
+                counts[int(log["topics"][1], 16), name] += 1
+        if len(logs) < TARGET_LOGS // 2:
+            size = min(size * 2, widest)
+        first = last + 1
+    return counts
+
+
+def _row_counts(through: int, group_ids) -> Counter:
+    from django.db.models import Count
+
+    from contributions.models import Contribution, Payout
+
+    def per_group(queryset, field="group_id"):
+        if group_ids is not None:
+            queryset = queryset.filter(**{f"{field}__in": group_ids})
+        return queryset.values_list(field).annotate(n=Count("pk")).order_by()
+
+    groups = Group.objects.filter(source=Group.Source.EVENTS)
+    counted = {
+        "GroupCreated": per_group(groups.filter(created_block__lte=through), "id"),
+        "MemberJoined": per_group(Membership.objects.filter(joined_block__lte=through)),
+        "GroupStarted": per_group(groups.filter(started_block__lte=through), "id"),
+        "ContributionMade": per_group(Contribution.objects.filter(block_number__lte=through)),
+        "PayoutSent": per_group(Payout.objects.filter(block_number__lte=through)),
+        "GroupCompleted": per_group(groups.filter(completed_block__lte=through), "id"),
+    }
+    counts: Counter = Counter()
+    for name, rows in counted.items():
+        for group_id, n in rows:
+            counts[group_id, name] = n
+    return counts
 
 
 def _verify_balances(reader: ContractReader) -> list[str]:

@@ -1,4 +1,4 @@
-"""manage.py verify_chain: compare the database with the contract's view functions."""
+"""manage.py verify_chain: compare the database with the contract's view functions and logs."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,8 +9,9 @@ from ajo.chain.verify import verify_groups
 
 class Command(BaseCommand):
     help = (
-        "Compare every group (state and members) with the contract's view functions as of "
-        "the indexed block; list each difference and exit non-zero if there is any."
+        "Compare every group (state, members, who paid each round, payouts) with the "
+        "contract's view functions and its events with the contract's logs, as of the "
+        "indexed block; list each difference and exit non-zero if there is any."
     )
 
     def add_arguments(self, parser):
