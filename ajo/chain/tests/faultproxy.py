@@ -1,7 +1,8 @@
 """A small HTTP proxy in front of anvil that injects the failures real RPC providers show.
 
-Tests queue faults (`proxy.fail_next(n, kind)`) or set a getLogs block-range limit; every other
-request is forwarded to anvil untouched.
+Tests queue faults (`proxy.fail_next(n, kind)`), set a getLogs block-range limit, or make it
+hang (`proxy.hang()`: a node that takes every request and never answers, until `clear()`);
+every other request is forwarded to anvil untouched. `requests` counts what arrived.
 """
 
 import json
@@ -23,6 +24,8 @@ class FaultProxy:
         self.requests = 0
         self.log_ranges: list[int] = []
         self.lock = threading.Lock()
+        self._hanging = False
+        self._released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,13 +50,22 @@ class FaultProxy:
     def fail_always(self, kind: str) -> None:
         self.fail_next(10_000, kind)
 
+    def hang(self) -> None:
+        """From now on every request is read and then held without an answer."""
+        with self.lock:
+            self._released.clear()
+            self._hanging = True
+
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
+            self._hanging = False
+            self._released.set()  # held requests: their connections are closed unanswered
         self.max_log_range = None
         self.delay = 0.0
 
     def close(self) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -63,6 +75,12 @@ class FaultProxy:
         with self.lock:
             self.requests += 1
             fault = self.faults.popleft() if self.faults else None
+            hanging = self._hanging
+        if hanging:
+            self._released.wait()
+            handler.close_connection = True
+            handler.connection.close()
+            return
         if fault == "refuse":
             handler.close_connection = True
             handler.connection.close()
