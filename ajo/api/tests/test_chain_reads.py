@@ -143,3 +143,16 @@ def test_only_a_few_requests_of_a_process_wait_on_the_node_at_once():
             thread.join()
     with chain_read_guard():  # the slots are free again
         pass
+
+
+def test_ingest_on_a_node_that_never_answers_answers_within_the_deadline(client, node):
+    node.hang()
+    started = time.monotonic()
+    response = client.post(
+        "/api/transactions/", {"tx_hash": "0x" + "ab" * 32}, content_type="application/json"
+    )
+    assert response.status_code == 503
+    assert "deadline 4s" in response.json()["error"]["message"]
+    assert response["Retry-After"] == str(selectors.CHAIN_FAILURE_SECONDS)
+    # The sync's client (30 s per attempt, five retries) would have held the worker for minutes.
+    assert time.monotonic() - started < selectors.CHAIN_READ_DEADLINE + 1
