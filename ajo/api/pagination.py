@@ -100,6 +100,9 @@ class EventCursorPagination(BasePagination):
         order = [f"-{name}" if scan_descending else name for name in EVENT_KEY]
         rows = queryset.order_by(*order)
         if position is not None:
+            # Django's row-value lookups (5.2, the ones composite primary keys use):
+            # `(block_number, log_index) < (%s, %s)` on both databases, which PostgreSQL
+            # reads as one range of the unique index.
             after = TupleLessThan if scan_descending else TupleGreaterThan
             rows = rows.filter(after(Tuple(*(F(name) for name in EVENT_KEY)), position))
         page = list(rows[: self.page_size + 1])
