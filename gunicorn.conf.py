@@ -1,7 +1,8 @@
 """gunicorn settings for ajo: `gunicorn -c gunicorn.conf.py ajo.wsgi` (compose, Makefile, benches).
 
-Everything is read from the environment: PORT (8000), WEB_CONCURRENCY (2), GUNICORN_TIMEOUT
-(30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR (a fresh temp dir).
+Everything is read from the environment: PORT (8000), WEB_CONCURRENCY (2), GUNICORN_THREADS (4),
+GUNICORN_TIMEOUT (30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR (a
+fresh temp dir).
 """
 
 import os
@@ -33,8 +34,14 @@ PROMETHEUS_MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 # --- Server socket and workers -----------------------------------------------------------------
 bind = f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
-worker_class = "sync"
-# A request that takes longer than this is killed (the API's slowest path is one chain read).
+# Threads, so that requests waiting on the node (a cache-first group read, at most
+# ajo.selectors.CHAIN_READ_SLOTS per worker, each bounded by CHAIN_READ_DEADLINE) do not hold
+# the whole worker: with sync workers two such reads on a hung node left nobody to answer
+# /healthz for seconds. The GIL is no loss here: the work is mostly waiting on PostgreSQL.
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+# A request that takes longer than this is killed (the API's slowest path is a chain read,
+# at most a few calls of CHAIN_READ_DEADLINE, 4 s, each).
 timeout = _int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a rolling deploy) workers get this long to finish the requests they hold.
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)

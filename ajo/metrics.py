@@ -27,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ajo.client_ip import client_ip
+
 logger = logging.getLogger(__name__)
 
 REQUESTS = Counter(
@@ -128,20 +130,6 @@ def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.
     return networks
 
 
-def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the address the nearest proxy saw when METRICS_TRUST_X_FORWARDED_FOR.
-
-    The right-most X-Forwarded-For entry is the one our own proxy appended; entries to its left
-    come from the client and can be forged.
-    """
-    if getattr(settings, "METRICS_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-1]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def address_allowed(address: str, allowed: Iterable[str]) -> bool:
     """Whether `address` is one of `allowed` (IP addresses or CIDR networks)."""
     try:
@@ -154,7 +142,7 @@ def address_allowed(address: str, allowed: Iterable[str]) -> bool:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    address = client_address(request)
+    address = client_ip(request)
     if not address_allowed(address, settings.METRICS_ALLOWED_IPS):
         return HttpResponseForbidden(
             f"/metrics is not open to {address or 'this client'} (see METRICS_ALLOWED_IPS)\n",

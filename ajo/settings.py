@@ -295,12 +295,15 @@ AXES_RESET_ON_SUCCESS = True
 
 # How many proxies in front of gunicorn append X-Forwarded-For: the client address for
 # throttles, the login lockout and /metrics comes from there (ajo.client_ip). 0: REMOTE_ADDR.
-NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# METRICS_TRUST_X_FORWARDED_FOR=true, the older switch that trusted one proxy for /metrics
+# only, still means NUM_PROXIES=1 when NUM_PROXIES is not set: whoever set it has a proxy.
+NUM_PROXIES = env.int(
+    "NUM_PROXIES", default=1 if env.bool("METRICS_TRUST_X_FORWARDED_FOR", default=False) else 0
+)
 
 # --- Production (metrics, CSP, logging) ----------------------------------------------------
-# /metrics: the client address is REMOTE_ADDR unless a proxy in front is trusted to append
-# X-Forwarded-For. METRICS_ALLOWED_IPS also takes networks (e.g. 172.16.0.0/12 for compose).
-METRICS_TRUST_X_FORWARDED_FOR = env.bool("METRICS_TRUST_X_FORWARDED_FOR", default=False)
+# /metrics: only for METRICS_ALLOWED_IPS (also networks, e.g. 172.16.0.0/12 for compose), the
+# client address taken as for everything else (NUM_PROXIES).
 # The sync worker's metrics server (sync_chain --metrics-port).
 SYNC_METRICS_HOST = env.str("SYNC_METRICS_HOST", default="0.0.0.0")  # noqa: S104
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
@@ -347,7 +350,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "ajo.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "ajo.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"ingest": env.str("API_INGEST_RATE", default="30/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": env.str("API_INGEST_RATE", default="30/min"),
+        # Group reads the database cannot answer, which may read through to the node.
+        "chain_read": env.str("API_CHAIN_READ_RATE", default="60/min"),
+    },
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%SZ",  # ISO 8601, UTC (USE_TZ, TIME_ZONE=UTC)
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -96,6 +96,8 @@ def error_body(code: str, message: str, details=None) -> dict:
 
 
 def exception_handler(exc, context):
+    # Set on chain-read failures (ajo.selectors.chain_read_guard): when to ask again.
+    retry_after = getattr(exc, "retry_after", None)
     converted = _domain_to_api(exc)
     if converted is not None:
         exc = converted
@@ -118,7 +120,11 @@ def exception_handler(exc, context):
             body["error"]["details"] = {"retry_after_seconds": int(exc.wait + 0.999)}
     else:
         body = error_body("error", "; ".join(_flatten(response.data)))
-    return Response(body, status=response.status_code, headers=_headers(response))
+    headers = _headers(response)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+        body["error"]["details"] = {"retry_after_seconds": retry_after}
+    return Response(body, status=response.status_code, headers=headers)
 
 
 def _headers(response: Response) -> dict:

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from ajo.api.fields import AddressField, TxHashField
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chain.ingest import ingest_transaction
-from ajo.selectors import api_rpc_client, sync_status
+from ajo.selectors import api_rpc_client, chain_read_guard, sync_status
 
 
 class CacheStatsSerializer(serializers.Serializer):
@@ -101,8 +101,10 @@ class TransactionIngestView(APIView):
     def post(self, request):
         serializer = TransactionIngestRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        # the API's client: timeouts fit for a web request, not the sync's patient retries
-        result = ingest_transaction(
-            tx_hash=serializer.validated_data["tx_hash"], client=api_rpc_client()
-        )
+        # The web request's client (a total deadline per call) and guard (no request to a node
+        # that failed moments ago, no more than a few requests waiting on it).
+        with chain_read_guard():
+            result = ingest_transaction(
+                tx_hash=serializer.validated_data["tx_hash"], client=api_rpc_client()
+            )
         return Response(TransactionIngestResultSerializer(result).data)

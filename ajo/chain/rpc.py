@@ -68,9 +68,9 @@ def hex_to_int(value: str | int | None) -> int | None:
 def _describe(exc: requests.RequestException, timeout: float) -> str:
     """A short one-line reason for a requests failure (its own messages span lines)."""
     if isinstance(exc, requests.ConnectTimeout):
-        return f"connect timeout after {timeout:g}s"
+        return f"connect timeout after {timeout:.3g}s"
     if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g}s"
+        return f"no answer within {timeout:.3g}s"
     text = str(exc)
     if "Connection refused" in text:
         return "connection refused"
@@ -86,6 +86,12 @@ def _describe(exc: requests.RequestException, timeout: float) -> str:
 class RpcClient:
     """Keep-alive JSON-RPC over HTTP.
 
+    `timeout` bounds each attempt's connect and each read; `deadline`, when set, bounds one
+    call or batch as a whole, retries and backoff included: no attempt or backoff starts after
+    it, and an attempt's timeout is cut to the time left. A web request needs that (it must
+    answer well inside gunicorn's timeout whatever the node does); the sync leaves it unset
+    and keeps retrying for as long as its backoff says.
+
     `retries` counts attempts that were tried again; `errors` counts failed attempts plus
     JSON-RPC error objects received. Both only grow, for metrics.
     """
@@ -98,6 +104,7 @@ class RpcClient:
         max_retries: int = 5,
         backoff_base: float = 0.2,
         backoff_max: float = 5.0,
+        deadline: float | None = None,
     ):
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"RPC URL must start with http:// or https://, got {url[:8]!r}…")
@@ -107,6 +114,7 @@ class RpcClient:
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.deadline = deadline
         self.retries = 0
         self.errors = 0
         self._ids = itertools.count(1)
@@ -205,28 +213,35 @@ class RpcClient:
 
     def _post(self, body: Any, *, what: str, expect_ids: range | None = None) -> Any:
         payload = json.dumps(body, separators=(",", ":"))
+        ends = None if self.deadline is None else time.monotonic() + self.deadline
         attempt = 0
         while True:
+            timeout = self.timeout
+            if ends is not None:
+                timeout = min(timeout, ends - time.monotonic())
             try:
-                return self._attempt(payload, expect_ids)
+                return self._attempt(payload, expect_ids, timeout)
             except _Transient as exc:
                 self.errors += 1
-                if attempt >= self.max_retries:
+                delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+                # A retry needs a little time left to be worth starting.
+                out_of_time = ends is not None and time.monotonic() + delay + 0.05 >= ends
+                if attempt >= self.max_retries or out_of_time:
                     tries = attempt + 1
+                    within = f" (deadline {self.deadline:g}s)" if out_of_time else ""
                     raise RpcUnavailable(
                         f"RPC {self.label} unavailable ({what}): {exc}"
-                        f" after {tries} attempt{'s' if tries != 1 else ''}"
+                        f" after {tries} attempt{'s' if tries != 1 else ''}{within}"
                     ) from None
-                delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
                 attempt += 1
                 self.retries += 1
                 time.sleep(delay)
 
-    def _attempt(self, payload: str, expect_ids: range | None) -> Any:
+    def _attempt(self, payload: str, expect_ids: range | None, timeout: float) -> Any:
         try:
-            response = self._session.post(self.url, data=payload, timeout=self.timeout)
+            response = self._session.post(self.url, data=payload, timeout=timeout)
         except requests.RequestException as exc:
-            raise _Transient(_describe(exc, self.timeout)) from None
+            raise _Transient(_describe(exc, timeout)) from None
 
         status = response.status_code
         try:

@@ -180,26 +180,32 @@ def test_gunicorn_conf_reads_the_environment():
     code = (
         "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
         "print(c['bind'], c['workers'], c['preload_app'], c['max_requests'] > 0, "
-        "c['control_socket_disable'])"
+        "c['control_socket_disable'], c['worker_class'], c['threads'])"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=base_env(PORT="9123", WEB_CONCURRENCY="5"),
+        env=base_env(PORT="9123", WEB_CONCURRENCY="5", GUNICORN_THREADS="8"),
         capture_output=True,
         text=True,
         check=True,
     )
-    assert result.stdout.split() == ["0.0.0.0:9123", "5", "False", "True", "True"]
+    assert result.stdout.split() == ["0.0.0.0:9123", "5", "False", "True", "True", "gthread", "8"]
     defaults = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={k: v for k, v in base_env().items() if k not in {"PORT", "WEB_CONCURRENCY"}},
+        env={
+            k: v
+            for k, v in base_env().items()
+            if k not in {"PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"}
+        },
         capture_output=True,
         text=True,
         check=True,
     )
-    assert defaults.stdout.split()[:2] == ["0.0.0.0:8000", "2"]
+    fields = defaults.stdout.split()
+    assert fields[:2] == ["0.0.0.0:8000", "2"]
+    assert fields[-2:] == ["gthread", "4"]
 
 
 def test_gunicorn_serves_with_json_access_lines_carrying_the_request_id(migrated_env):

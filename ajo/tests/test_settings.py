@@ -62,3 +62,25 @@ def test_sqlite_default_reads_while_writing():
         env={"SECRET_KEY": "k" * 50, "DATABASE_URL": "sqlite:////tmp/ajo-settings-test.sqlite3"},
     )
     assert result.stdout.strip().splitlines()[-1] == "wal"
+
+
+def _num_proxies(env: dict) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in {"NUM_PROXIES"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "from ajo import settings; print(settings.NUM_PROXIES)"],
+        cwd=settings.BASE_DIR,
+        env={**base, "SECRET_KEY": "k" * 50, "AJO_READ_DOTENV": "false", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_older_metrics_proxy_switch_still_means_one_trusted_proxy():
+    assert _num_proxies({}) == "0"
+    assert _num_proxies({"METRICS_TRUST_X_FORWARDED_FOR": "true"}) == "1"
+    # NUM_PROXIES, when set, is what counts.
+    assert _num_proxies({"METRICS_TRUST_X_FORWARDED_FOR": "true", "NUM_PROXIES": "2"}) == "2"
+    assert _num_proxies({"METRICS_TRUST_X_FORWARDED_FOR": "true", "NUM_PROXIES": "0"}) == "0"

@@ -9,8 +9,14 @@ from ajo.addresses import InvalidAddress, normalize_address
 from ajo.api.filters import MAX_BIGINT
 from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination, PagePagination
+from ajo.api.throttling import ChainReadThrottle
 from ajo.chain.sync import SyncError
-from ajo.selectors import CHAIN_READ_SECONDS, cache_stats_record
+from ajo.selectors import (
+    CHAIN_READ_SECONDS,
+    cache_stats_record,
+    chain_group_count,
+    chain_read_guard,
+)
 from contributions.api.filters import ContributionFilter
 from contributions.api.serializers import ContributionSerializer
 from contributions.selectors import contribution_list
@@ -111,18 +117,26 @@ class GroupDetailView(APIView):
     """One group as a member's screen needs it (cache-first).
 
     A group the database does not have yet is read from the contract's view functions,
-    stored and returned; a group the chain does not have either is a 404.
+    stored and returned; a group the chain does not have either is a 404. Such misses are
+    throttled per client (API_CHAIN_READ_RATE); an id above the contract's groupCount() is a
+    404 without reading the group; a node that failed moments ago is not asked again (503).
     """
 
-    error_codes = ["502", "503"]
+    error_codes = ["429", "502", "503"]
 
     def get(self, request, group_id: int):
         _group_id_in_range(group_id)
         group = group_detail(group_id=group_id)
         cache_stats_record(hit=group is not None)
         if group is None:
+            throttle = ChainReadThrottle()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
             try:
-                stored = group_refresh_from_chain(group_id=group_id, max_age=CHAIN_READ_SECONDS)
+                if group_id > chain_group_count():
+                    raise exceptions.NotFound(f"group {group_id} does not exist")
+                with chain_read_guard():
+                    stored = group_refresh_from_chain(group_id=group_id, max_age=CHAIN_READ_SECONDS)
             except SyncError:  # no contract configured: nothing to read through to
                 stored = None
             if stored is None:

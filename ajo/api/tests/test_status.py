@@ -1,11 +1,13 @@
 """Probes, /api/sync/, the cache hit/miss counters (locmem and a shared Redis), cache outages."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from django.db import OperationalError, connection
+from django.utils import timezone
 
+from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.models import SyncState
 from ajo.selectors import HITS_KEY, MISSES_KEY, cache_stats
 from groups.tests.factories import GroupFactory
@@ -33,15 +35,43 @@ def test_healthz_answers_without_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readyz_reports_the_chain_but_needs_only_the_database(client, settings, dead_rpc_url):
+def test_readyz_never_asks_the_node(client, settings):
+    node = FaultProxy("http://127.0.0.1:9")  # takes requests and never answers
+    node.hang()
+    try:
+        settings.CHAIN_RPC_URL = node.url
+        SyncState.objects.create(
+            pk=1,
+            chain_id=31337,
+            contract_address="0x5fbdb2315678afecb367f032d93f642f64180aa3",
+            last_block=120,
+            last_block_time=timezone.now() - timedelta(seconds=42),
+        )
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ready"
+        assert body["database"] == {"ok": True}
+        # No head read lately: unknown, not down. How far the index trails the clock is known.
+        assert body["chain"]["ok"] is None
+        assert body["chain"]["head_block"] is None
+        assert body["chain"]["indexed_block"] == 120
+        assert 42 <= body["chain"]["indexed_block_age_seconds"] < 60
+        assert node.requests == 0
+    finally:
+        node.close()
+
+
+@pytest.mark.django_db
+def test_readyz_reports_the_head_the_api_last_read(client, settings, dead_rpc_url):
     settings.CHAIN_RPC_URL = dead_rpc_url
+    assert client.get("/api/sync/").json()["head_block"] is None  # reads the head: refused
     response = client.get("/readyz")
     assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ready"
-    assert body["database"] == {"ok": True}
-    assert body["chain"]["ok"] is False
-    assert "connection refused" in body["chain"]["error"]
+    chain = response.json()["chain"]
+    assert chain["ok"] is False
+    assert "connection refused" in chain["error"]
+    assert chain["indexed_block"] is None
 
 
 @pytest.mark.django_db

@@ -1,9 +1,11 @@
 """A small HTTP proxy in front of anvil that injects the failures real RPC providers show.
 
-Tests queue faults (`proxy.fail_next(n, kind)`) or set a getLogs block-range limit; every other
-request is forwarded to anvil untouched. It also lies, as a load-balanced provider does: it
-rewrites the content of getLogs answers (`proxy.lie_next(n, kind)`, see LIES), or plays a
-node that lags behind the head (`proxy.lag_above = H`) while headers come from anvil.
+Tests queue faults (`proxy.fail_next(n, kind)`), set a getLogs block-range limit, or make it
+hang (`proxy.hang()`: a node that takes every request and never answers, until `clear()`);
+every other request is forwarded to anvil untouched (`requests` counts what arrived). It also
+lies, as a load-balanced provider does: it rewrites the content of getLogs answers
+(`proxy.lie_next(n, kind)`, see LIES), or plays a node that lags behind the head
+(`proxy.lag(H)`) while headers come from anvil.
 """
 
 import json
@@ -52,6 +54,8 @@ class FaultProxy:
         self.requests = 0
         self.log_ranges: list[int] = []
         self.lock = threading.Lock()
+        self._hanging = False
+        self._released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,10 +98,18 @@ class FaultProxy:
         a range (then it has caught up), or for good."""
         self.lag_above, self.lag_answers = height, answers
 
+    def hang(self) -> None:
+        """From now on every request is read and then held without an answer."""
+        with self.lock:
+            self._released.clear()
+            self._hanging = True
+
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
             self.lies.clear()
+            self._hanging = False
+            self._released.set()  # held requests: their connections are closed unanswered
         self.lag_above = self.lag_answers = self.bloom = self.max_getlogs_batch = None
         self.serve_headers = False
         self.answers.clear()
@@ -105,6 +117,7 @@ class FaultProxy:
         self.delay = 0.0
 
     def close(self) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -114,6 +127,12 @@ class FaultProxy:
         with self.lock:
             self.requests += 1
             fault = self.faults.popleft() if self.faults else None
+            hanging = self._hanging
+        if hanging:
+            self._released.wait()
+            handler.close_connection = True
+            handler.connection.close()
+            return
         if fault == "refuse":
             handler.close_connection = True
             handler.connection.close()

@@ -1,7 +1,9 @@
 """RpcClient against a real anvil, and behind a fault-injecting proxy for the failures."""
 
 import json
+import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -9,6 +11,7 @@ import requests
 
 from ajo.chain.anvil import AnvilError, AnvilNode, anvil_binary, free_port
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
+from ajo.chain.tests import faultproxy
 
 
 class FaultProxy:
@@ -130,6 +133,44 @@ def test_retries_run_out_into_one_line_unavailable(proxy):
         f"RPC 127.0.0.1:{proxy.port} unavailable (eth_blockNumber): HTTP 500 after 3 attempts"
     )
     assert rpc.retries == 2 and rpc.errors == 3
+
+
+@pytest.fixture
+def silent_node(anvil):
+    """A node that takes every request and never answers."""
+    node = faultproxy.FaultProxy(anvil.url)
+    node.hang()
+    yield node
+    node.close()
+
+
+def test_a_deadline_bounds_a_whole_call_on_a_node_that_never_answers(silent_node):
+    rpc = RpcClient(silent_node.url, timeout=0.6, max_retries=5, backoff_max=0.05, deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(RpcUnavailable) as info:
+        rpc.block_number()
+    elapsed = time.monotonic() - started
+    # Five retries of 0.6 s would take 3.6 s; the deadline stops them after about 1 s.
+    assert elapsed < 1.4, elapsed
+    assert silent_node.requests == 2
+    # The second attempt had only what was left of the second: its timeout says how much.
+    assert re.fullmatch(
+        rf"RPC {re.escape(rpc.label)} unavailable \(eth_blockNumber\): no answer within "
+        r"0\.[2-4]\d*s after 2 attempts \(deadline 1s\)",
+        str(info.value),
+    ), str(info.value)
+    silent_node.clear()
+    assert rpc.chain_id() == 31337  # the same client answers once the node does
+
+
+def test_without_a_deadline_every_retry_is_taken(silent_node):
+    # The sync's clients set no deadline: their retries and timeouts are as before.
+    rpc = RpcClient(silent_node.url, timeout=0.3, max_retries=2, backoff_max=0.01)
+    started = time.monotonic()
+    with pytest.raises(RpcUnavailable, match=r"no answer within 0.3s after 3 attempts$"):
+        rpc.block_number()
+    assert time.monotonic() - started >= 0.9
+    assert silent_node.requests == 3
 
 
 def test_client_errors_other_than_429_are_not_retried(proxy):
