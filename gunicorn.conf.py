@@ -1,7 +1,8 @@
 """gunicorn settings for ajo: `gunicorn -c gunicorn.conf.py ajo.wsgi` (compose, Makefile, benches).
 
-Everything is read from the environment: PORT (8000), WEB_CONCURRENCY (2), GUNICORN_TIMEOUT
-(30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR (a fresh temp dir).
+Everything is read from the environment: HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY (2),
+GUNICORN_TIMEOUT (30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR
+(a fresh temp dir).
 """
 
 import os
@@ -31,7 +32,12 @@ if _own_multiproc_dir:
 PROMETHEUS_MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 # --- Server socket and workers -----------------------------------------------------------------
-bind = f"0.0.0.0:{_int('PORT', 8000)}"
+# Loopback unless told otherwise: a demo or a bench on a laptop must not serve the network.
+# Containers set HOST=0.0.0.0 (Dockerfile, docker-compose.yml) so the published port reaches it.
+_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+if ":" in _host and not _host.startswith("["):  # an IPv6 address such as ::
+    _host = f"[{_host}]"
+bind = f"{_host}:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
 worker_class = "sync"
 # A request that takes longer than this is killed (the API's slowest path is one chain read).
