@@ -11,7 +11,7 @@ from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination, PagePagination
 from ajo.chain.sync import SyncError
 from ajo.selectors import CHAIN_READ_SECONDS, cache_stats_record
-from contributions.api.filters import ContributionFilter
+from contributions.api.filters import ScopedContributionFilter
 from contributions.api.serializers import ContributionSerializer
 from contributions.selectors import contribution_list
 from groups.api.filters import GroupFilter
@@ -148,7 +148,7 @@ class GroupContributionsView(GroupScopedListView):
     """A group's contributions, newest first by (block_number, log_index)."""
 
     serializer_class = ContributionSerializer
-    filterset_class = ContributionFilter
+    filterset_class = ScopedContributionFilter
     pagination_class = EventCursorPagination
 
     def rows(self, *, group_id: int):
@@ -180,7 +180,7 @@ class UserContributionsView(UserScopedListView):
     """A wallet's contributions, newest first."""
 
     serializer_class = ContributionSerializer
-    filterset_class = ContributionFilter
+    filterset_class = ScopedContributionFilter
     pagination_class = EventCursorPagination
 
     def rows(self, *, user):
