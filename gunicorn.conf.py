@@ -84,6 +84,10 @@ def post_worker_init(worker):
     (without it, the first request after each recycle waited half a second)."""
     from django.apps import apps
 
+    from ajo import heartbeat
+
+    # A long export (a million CSV rows) stays alive while it streams; see ajo/heartbeat.py.
+    heartbeat.register(worker.notify)
     if apps.ready:
         from django.urls import get_resolver
 
