@@ -40,7 +40,9 @@ if ":" in _host and not _host.startswith("["):  # an IPv6 address such as ::
 bind = f"{_host}:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
 worker_class = "sync"
-# A request that takes longer than this is killed (the API's slowest path is one chain read).
+# A request that takes longer than this is killed (the API's slowest path is one chain read),
+# except a response that tells the master it is still streaming (a CSV export: see
+# ajo/heartbeat.py), which is killed only when it stops moving for this long.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a rolling deploy) workers get this long to finish the requests they hold.
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)

@@ -158,6 +158,8 @@ def index_ordering(model, order_field: str, descending: bool) -> list[str]:
     if name.startswith("-"):  # a column declared descending: "-o" reads it ascending
         name, descending = name[1:], not descending
     sign = "-" if descending else ""
+    if "__" in name:  # another table's column: no index of this one holds its order
+        return [sign + name, sign + "pk"]
     meta = model._meta
     field = meta.pk if name == "pk" else meta.get_field(name)
     if field.primary_key or field.unique:
