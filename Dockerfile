@@ -30,6 +30,7 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
+    HOST=0.0.0.0 \
     PORT=8000
 RUN groupadd --system --gid 10001 ajo \
     && useradd --system --uid 10001 --gid ajo --home-dir /app --shell /usr/sbin/nologin ajo

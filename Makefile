@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN := .run
 ANVIL := node_modules/.bin/anvil
+DEMO_HOST ?= 127.0.0.1
 DEMO_PORT ?= 8000
 DEMO_RPC_PORT ?= 8545
 
@@ -66,8 +67,8 @@ demo-data: venv node .env
 
 serve: venv
 	$(PY) manage.py collectstatic --noinput -v0
-	@echo "ajo is at http://127.0.0.1:$(DEMO_PORT)/  (admin: /admin/, API: /api/, docs: /api/docs/)"
-	PORT=$(DEMO_PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py ajo.wsgi
+	@echo "ajo is at http://$(DEMO_HOST):$(DEMO_PORT)/  (admin: /admin/, API: /api/, docs: /api/docs/)"
+	HOST=$(DEMO_HOST) PORT=$(DEMO_PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py ajo.wsgi
 
 demo: demo-data serve
 

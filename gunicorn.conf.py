@@ -1,8 +1,8 @@
 """gunicorn settings for ajo: `gunicorn -c gunicorn.conf.py ajo.wsgi` (compose, Makefile, benches).
 
-Everything is read from the environment: PORT (8000), WEB_CONCURRENCY (2), GUNICORN_THREADS (4),
-GUNICORN_TIMEOUT (30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR (a
-fresh temp dir).
+Everything is read from the environment: HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY (2),
+GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30 s), LOG_FORMAT (text | json), LOG_LEVEL (INFO),
+PROMETHEUS_MULTIPROC_DIR (a fresh temp dir).
 """
 
 import os
@@ -32,7 +32,12 @@ if _own_multiproc_dir:
 PROMETHEUS_MULTIPROC_DIR = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 # --- Server socket and workers -----------------------------------------------------------------
-bind = f"0.0.0.0:{_int('PORT', 8000)}"
+# Loopback unless told otherwise: a demo or a bench on a laptop must not serve the network.
+# Containers set HOST=0.0.0.0 (Dockerfile, docker-compose.yml) so the published port reaches it.
+_host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+if ":" in _host and not _host.startswith("["):  # an IPv6 address such as ::
+    _host = f"[{_host}]"
+bind = f"{_host}:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
 # Threads, so that requests waiting on the node (a cache-first group read, at most
 # ajo.selectors.CHAIN_READ_SLOTS per worker, each bounded by CHAIN_READ_DEADLINE) do not hold
@@ -40,8 +45,11 @@ workers = _int("WEB_CONCURRENCY", 2)
 # /healthz for seconds. The GIL is no loss here: the work is mostly waiting on PostgreSQL.
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
-# A request that takes longer than this is killed (the API's slowest path is a chain read,
-# at most a few calls of CHAIN_READ_DEADLINE, 4 s, each).
+# A worker whose main loop stops answering for this long is killed. gthread's main loop keeps
+# answering while a request thread works, so a slow request is bounded by its own deadlines
+# (every RPC of a web request: CHAIN_READ_DEADLINE; PostgreSQL: statement timeouts), and a
+# long CSV export streams to its end (it also reports progress, see ajo/heartbeat.py, which
+# keeps it alive should the worker class be sync again).
 timeout = _int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM (a rolling deploy) workers get this long to finish the requests they hold.
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
@@ -85,6 +93,10 @@ def post_worker_init(worker):
     (without it, the first request after each recycle waited half a second)."""
     from django.apps import apps
 
+    from ajo import heartbeat
+
+    # A long export (a million CSV rows) stays alive while it streams; see ajo/heartbeat.py.
+    heartbeat.register(worker.notify)
     if apps.ready:
         from django.urls import get_resolver
 

@@ -3,10 +3,12 @@ the admin for the sync bookkeeping and access control."""
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ORDER_VAR
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.models import Group as Role
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,6 +33,44 @@ CHAIN_ACTIONS_PERMISSION = "groups.run_chain_actions"
 
 
 class BrowserChangeList(ChangeList):
+    """A changelist that sorts only as an index reads.
+
+    Django's admin sorts by any `?o=` column whatever `sortable_by` says (it only hides the
+    header links), and breaks ties with `-pk` whatever the direction: on a million rows
+    either is a full sort per page. Here `?o=` keeps its first column that `sortable_by`
+    lists (anything else is dropped, no error), and that column is completed the way an
+    index holds it: alone if it is unique, else by the unique constraint that starts with it,
+    else by the primary key in the same direction (an index `(column, id)` or a short sort
+    within each value).
+    """
+
+    def get_ordering(self, request, queryset):
+        order = self._sortable_order()
+        if order is None:
+            # the page's links do not carry a refused sort either
+            self.params.pop(ORDER_VAR, None)
+            self.filter_params.pop(ORDER_VAR, None)
+            return super().get_ordering(request, queryset)
+        descending, field_name = order
+        value = ("-" if descending else "") + str(self.list_display.index(field_name))
+        self.params[ORDER_VAR] = value
+        self.filter_params[ORDER_VAR] = [value]
+        return index_ordering(self.model, self.get_ordering_field(field_name), descending)
+
+    def _sortable_order(self) -> tuple[bool, str] | None:
+        """(descending, list_display name) of the first `?o=` column that may be sorted."""
+        for part in str(self.params.get(ORDER_VAR) or "").split("."):
+            _, prefix, index = part.rpartition("-")
+            if not index.isdigit() or int(index) >= len(self.list_display):
+                continue
+            field_name = self.list_display[int(index)]
+            if self.sortable_by is not None and field_name not in self.sortable_by:
+                continue
+            order_field = self.get_ordering_field(field_name)
+            if isinstance(order_field, str) and order_field:
+                return prefix == "-", field_name
+        return None
+
     def _get_deterministic_ordering(self, ordering):
         # (block_number, log_index) is unique per event table (a log index is unique in its
         # block), so no "-pk" tie-breaker: the ordering stays the one the index serves.
@@ -113,6 +153,30 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
         return response
 
 
+def index_ordering(model, order_field: str, descending: bool) -> list[str]:
+    """`order_field` and what makes it a total order, in the direction an index reads it."""
+    name = order_field
+    if name.startswith("-"):  # a column declared descending: "-o" reads it ascending
+        name, descending = name[1:], not descending
+    sign = "-" if descending else ""
+    if "__" in name:  # another table's column: no index of this one holds its order
+        return [sign + name, sign + "pk"]
+    meta = model._meta
+    field = meta.pk if name == "pk" else meta.get_field(name)
+    if field.primary_key or field.unique:
+        return [sign + name]
+    for constraint in meta.constraints:
+        fields = list(getattr(constraint, "fields", ()))
+        if (
+            isinstance(constraint, models.UniqueConstraint)
+            and constraint.condition is None
+            and fields
+            and meta.get_field(fields[0]).attname == field.attname
+        ):
+            return [sign + meta.get_field(part).attname for part in fields]
+    return [sign + name, sign + "pk"]
+
+
 def uint256_range_filter(field: str, label: str):
     """A from/to filter on a uint256 column: exact integers (raw units) on both databases."""
 
@@ -175,6 +239,7 @@ class SyncStateAdmin(BrowserAdmin):
 @admin.register(BlockRecord)
 class BlockRecordAdmin(BrowserAdmin):
     list_display = ["number", "block_hash", "timestamp"]
+    sortable_by = ["number"]  # one row per indexed block: the key is the only index
     search_fields = ["number"]
     search_map = {"number": ["number"], "tx": ["hash"]}
     search_help_text = "Block number or block hash"

@@ -287,11 +287,21 @@ UNFOLD = {
     },
 }
 
-# Lock a (username, IP) pair out for an hour after five failed logins.
+# Failed admin logins are counted per client address, over every username: five from one
+# address within the hour lock that address out (all usernames) for the rest of the hour.
+# - The address is the real client's behind NUM_PROXIES proxies (ajo.client_ip): keyed on the
+#   proxy's address, five bad logins from anywhere locked everyone out.
+# - Never per username alone: then anyone could lock the operator out from everywhere.
+# - A (username, address) pair is not listed: axes has one limit, and an address's count
+#   over all usernames is never below any one pair's, so the pair would lock nothing more.
+# - A successful login does not wipe the address's count: else anyone with one account
+#   (a viewer) could log in between guesses and try other usernames without end.
+# An operator unlocks an address early with `manage.py axes_reset_ip ADDRESS`.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "ajo.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = False
 
 # How many proxies in front of gunicorn append X-Forwarded-For: the client address for
 # throttles, the login lockout and /metrics comes from there (ajo.client_ip). 0: REMOTE_ADDR.

@@ -18,6 +18,9 @@ class EventAdmin(ChainDerivedAdmin):
     search_fields = ["tx_hash"]
     search_help_text = "Tx hash, member address (any case), or group id"
     ordering = ["-block_number", "-log_index"]
+    # Only what an index sorts (models.py): the event key, the id, and the group through
+    # its unique (group, round, …) key. Rounds, amounts, lateness and times are filters.
+    sortable_by = ["id", "group_link", "block_number"]
 
     @admin.display(description="group", ordering="group_id")
     def group_link(self, obj):

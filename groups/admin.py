@@ -136,6 +136,7 @@ class UserAdmin(BaseUserAdmin, BrowserAdmin):
     ]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     ordering = ["-id"]
+    sortable_by = ["display_address", "username"]  # the unique ones; counts and totals are not
     search_fields = ["username"]
     search_map = {"address": ["address"], "text": ["username"], "number": ["id"]}
     search_help_text = "Wallet address (any case) or staff username"
@@ -408,6 +409,9 @@ class GroupAdmin(ChainDerivedAdmin):
         "created_at",
     ]
     list_display_links = ["id", "name_shown"]
+    # id, and status through group_status_idx (status, id); the name's index is a trigram
+    # one for search, which sorts nothing.
+    sortable_by = ["id", "status"]
     list_filter = [
         ("status", ChoicesDropdownFilter),
         ("token", RelatedDropdownFilter),
@@ -620,6 +624,7 @@ class MembershipAdmin(ChainDerivedAdmin):
     search_help_text = "Member address (any case), group id or join tx"
     list_select_related = ["group", "group__token", "user"]
     ordering = ["-id"]
+    sortable_by = ["id", "group_link"]  # the group through its unique (group, user) key
     readonly_fields = ["group", "user", "contributed", "payout", "joined_tx_display"]
     fields = [
         "group",

@@ -60,7 +60,25 @@ class FilterSet(django_filters.FilterSet):
 
     django-filter builds a new Form class from the filters on every request; ours never
     change filters per instance, and each Form still copies its fields when instantiated.
+
+    `needs_one_of` names filters that no index serves alone, each with the parameters one of
+    which must come with it (a 400 otherwise): on a big table such a filter alone would make
+    the database read every row to find a page, or to find that there is none.
     """
+
+    needs_one_of: dict[str, tuple[str, ...]] = {}
+
+    def is_valid(self):
+        if not super().is_valid():
+            return False
+        data = self.form.cleaned_data
+        for name, companions in self.needs_one_of.items():
+            if data.get(name) is not None and all(data.get(c) in (None, "") for c in companions):
+                either = " or ".join(f"`{c}`" for c in companions)
+                self.form.add_error(
+                    name, f"`{name}` filters within one {either.replace('`', '')}: add {either}"
+                )
+        return not self.form.errors
 
     def get_form_class(self):
         form_class = type(self).__dict__.get("_form_class")

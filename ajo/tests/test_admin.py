@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group as Role
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 
 from groups.models import User
@@ -59,6 +60,84 @@ def test_axes_locks_out_after_repeated_failures(client, settings):
         "/admin/login/", {"username": "alice", "password": "correct horse battery"}
     )
     assert response.status_code == 429
+
+
+PROXY = "10.0.0.1"  # the TLS proxy in front: every request arrives from it
+
+
+def login(client, username: str, password: str, *, via: str, proxies: int = 1):
+    """A login POST from the client address `via`, as the proxy forwards it: behind one
+    proxy the right-most X-Forwarded-For entry is the one the proxy wrote."""
+    if proxies:
+        return client.post(
+            "/admin/login/",
+            {"username": username, "password": password},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=via,
+        )
+    return client.post(
+        "/admin/login/", {"username": username, "password": password}, REMOTE_ADDR=via
+    )
+
+
+@pytest.mark.django_db
+def test_bad_logins_from_one_address_do_not_lock_the_operator_out_elsewhere(settings):
+    settings.NUM_PROXIES = 1
+    settings.AXES_FAILURE_LIMIT = 3
+    StaffFactory(username="op")
+    attacker, operator = Client(), Client()
+    for _ in range(3):
+        response = login(attacker, "op", "guess", via="203.0.113.7")
+    assert response.status_code == 429
+    assert login(attacker, "op", "correct horse battery", via="203.0.113.7").status_code == 429
+    # the operator, through the same proxy from their own address, gets in
+    response = login(operator, "op", "correct horse battery", via="198.51.100.20")
+    assert response.status_code == 302
+    assert operator.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_lockout_keys_on_the_address_the_trusted_proxy_wrote(settings):
+    """What the client sends in X-Forwarded-For is left of the proxy's entry: changing it
+    on every guess neither escapes the lockout nor blames someone else."""
+    from axes.models import AccessAttempt
+
+    settings.NUM_PROXIES = 1
+    settings.AXES_FAILURE_LIMIT = 3
+    StaffFactory(username="op")
+    for n in range(3):
+        response = login(client := Client(), "op", "guess", via=f"192.0.2.{n}, 203.0.113.7")
+    assert response.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+    assert login(client, "op", "correct horse battery", via="192.0.2.1").status_code == 302
+
+
+def status_from(address: str, username: str, password: str = "guess") -> int:
+    """A fresh browser's login from `address`, straight to gunicorn (no proxy)."""
+    return login(Client(), username, password, via=address, proxies=0).status_code
+
+
+@pytest.mark.django_db
+def test_one_address_cannot_try_many_usernames(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    StaffFactory(username="op")
+    for name in ("ada", "bola", "chidi"):
+        status_from("203.0.113.7", name)
+    assert status_from("203.0.113.7", "op", "correct horse battery") == 429
+    assert status_from("203.0.113.8", "op", "correct horse battery") == 302
+
+
+@pytest.mark.django_db
+def test_a_good_login_between_guesses_does_not_reset_the_count(settings):
+    """Else one viewer account would let its holder guess other passwords without end."""
+    settings.AXES_FAILURE_LIMIT = 3
+    StaffFactory(username="viewer1")
+    StaffFactory(username="op")
+    for _ in range(2):
+        status_from("203.0.113.7", "op")
+    assert status_from("203.0.113.7", "viewer1", "correct horse battery") == 302
+    status_from("203.0.113.7", "op")
+    assert status_from("203.0.113.7", "op", "correct horse battery") == 429
 
 
 @pytest.mark.django_db

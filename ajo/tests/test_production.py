@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings
 
 from ajo.chain.anvil import free_port
@@ -185,7 +186,7 @@ def test_gunicorn_conf_reads_the_environment():
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=base_env(PORT="9123", WEB_CONCURRENCY="5", GUNICORN_THREADS="8"),
+        env=base_env(HOST="0.0.0.0", PORT="9123", WEB_CONCURRENCY="5", GUNICORN_THREADS="8"),
         capture_output=True,
         text=True,
         check=True,
@@ -197,15 +198,40 @@ def test_gunicorn_conf_reads_the_environment():
         env={
             k: v
             for k, v in base_env().items()
-            if k not in {"PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"}
+            if k not in {"HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_THREADS"}
         },
         capture_output=True,
         text=True,
         check=True,
     )
     fields = defaults.stdout.split()
-    assert fields[:2] == ["0.0.0.0:8000", "2"]
+    assert fields[:2] == ["127.0.0.1:8000", "2"]
     assert fields[-2:] == ["gthread", "4"]
+    ipv6 = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=base_env(HOST="::", PORT="9124"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ipv6.stdout.split()[0] == "[::]:9124"
+
+
+def test_gunicorn_listens_on_loopback_only_by_default(migrated_env):
+    env = {k: v for k, v in migrated_env.items() if k != "HOST"}
+    with gunicorn_server(env=env) as server:
+        lines = [line["message"] for line in server.log_lines()]
+    port = server.url.rsplit(":", 1)[1]
+    assert f"Listening at: http://127.0.0.1:{port} ({server.process.pid})" in lines
+
+
+def test_the_image_and_compose_bind_every_interface():
+    """In a container, loopback would hide the server from the published port."""
+    runtime = (ROOT / "Dockerfile").read_text().split("AS runtime", 1)[1]
+    assert "HOST=0.0.0.0" in runtime
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert compose["services"]["web"]["environment"]["HOST"] == "0.0.0.0"
 
 
 def test_gunicorn_serves_with_json_access_lines_carrying_the_request_id(migrated_env):

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 
 from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination
-from contributions.api.filters import ContributionFilter, PayoutFilter
+from contributions.api.filters import ContributionFilter, PayoutFilter, ScopedPayoutFilter
 from contributions.api.serializers import ContributionSerializer, PayoutSerializer
 from contributions.selectors import contribution_list, payout_list
 from groups.api.views import GROUP_ID, GroupScopedListView
@@ -39,7 +39,7 @@ class GroupPayoutsView(GroupScopedListView):
     """A group's payouts, newest first."""
 
     serializer_class = PayoutSerializer
-    filterset_class = PayoutFilter
+    filterset_class = ScopedPayoutFilter
     pagination_class = EventCursorPagination
 
     def rows(self, *, group_id: int):

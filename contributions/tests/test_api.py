@@ -112,7 +112,8 @@ def test_cursor_pages_walk_every_row_once_across_a_shared_block(client, rows):
     ("query", "expected"),
     [
         ("group=2", [(13, 2), (12, 0)]),
-        ("round=2", [(14, 0), (12, 3)]),
+        ("round=1&group=1", [(11, 1), (10, 0)]),
+        (f"round=1&member={addr(0xA1)}", [(12, 0), (10, 0)]),
         ("late=true", [(12, 3), (11, 1)]),
         ("late=false&group=1", [(14, 0), (10, 0)]),
         ("from_block=11&to_block=12", [(12, 3), (12, 0), (11, 1)]),
@@ -153,6 +154,30 @@ def test_bad_input_is_400_naming_the_parameter(client, rows, query, field):
     response = client.get(f"/api/contributions/?{query}")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["message"].startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("path", "companions"),
+    [("/api/contributions/", "`group` or `member`"), ("/api/payouts/", "`group` or `recipient`")],
+)
+def test_round_alone_is_400_saying_what_to_add(client, rows, path, companions):
+    """No index serves every group's round n: alone it would read the whole table."""
+    response = client.get(f"{path}?round=1")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["message"].startswith("round: ")
+    assert f"add {companions}" in error["message"]
+    # with a block range it is still every group's round: refused too
+    assert client.get(f"{path}?round=1&from_block=1").status_code == 400
+
+
+def test_round_under_one_group_or_member_needs_nothing_more(client, rows):
+    assert keys(client.get("/api/groups/1/contributions/?round=2")) == [(14, 0), (12, 3)]
+    assert keys(client.get(f"/api/users/{addr(0xB2)}/contributions/?round=1")) == [
+        (13, 2),
+        (11, 1),
+    ]
+    assert keys(client.get("/api/groups/1/payouts/?round=1")) == [(11, 2)]
 
 
 @pytest.mark.parametrize("page_size", [1, 6])

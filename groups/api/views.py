@@ -17,7 +17,7 @@ from ajo.selectors import (
     chain_group_count,
     chain_read_guard,
 )
-from contributions.api.filters import ContributionFilter
+from contributions.api.filters import ScopedContributionFilter
 from contributions.api.serializers import ContributionSerializer
 from contributions.selectors import contribution_list
 from groups.api.filters import GroupFilter
@@ -162,7 +162,7 @@ class GroupContributionsView(GroupScopedListView):
     """A group's contributions, newest first by (block_number, log_index)."""
 
     serializer_class = ContributionSerializer
-    filterset_class = ContributionFilter
+    filterset_class = ScopedContributionFilter
     pagination_class = EventCursorPagination
 
     def rows(self, *, group_id: int):
@@ -194,7 +194,7 @@ class UserContributionsView(UserScopedListView):
     """A wallet's contributions, newest first."""
 
     serializer_class = ContributionSerializer
-    filterset_class = ContributionFilter
+    filterset_class = ScopedContributionFilter
     pagination_class = EventCursorPagination
 
     def rows(self, *, user):
