@@ -52,7 +52,7 @@ chain: node
 $(RUN)/anvil.pid: | node
 	mkdir -p $(RUN)
 	$(ANVIL) --host 127.0.0.1 --port $(DEMO_RPC_PORT) --silent > $(RUN)/anvil.log 2>&1 & echo $$! > $@
-	$(PY) -m ajo.chain.anvil wait http://127.0.0.1:$(DEMO_RPC_PORT)
+	$(PY) -m devtools.anvil wait http://127.0.0.1:$(DEMO_RPC_PORT)
 
 demo-data: venv node .env
 	$(MAKE) stop

@@ -1,8 +1,8 @@
-"""Shared test fixtures: the anvil node and the deployed contracts (ajo.chain.testing)."""
+"""Shared test fixtures: the anvil node and the deployed contracts (devtools.testing)."""
 
 import pytest
 
-pytest_plugins = ["ajo.chain.testing"]
+pytest_plugins = ["devtools.testing"]
 
 
 @pytest.fixture

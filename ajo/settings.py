@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "ajo",
     "groups",
     "contributions",
+    # Dev tools (deploy_contracts, simulate_chain, demo_admin): installed everywhere, see
+    # devtools/apps.py for why.
+    "devtools",
 ]
 
 MIDDLEWARE = [

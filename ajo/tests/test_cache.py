@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ajo.chain.anvil import free_port
 from ajo.tests.test_production import gunicorn_server, migrated_env_for
+from devtools.anvil import free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
 

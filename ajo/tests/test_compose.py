@@ -22,8 +22,8 @@ import yaml
 from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from ajo.chain.anvil import free_port
 from ajo.tests.test_production import base_env, gunicorn_server, scratch_database_url
+from devtools.anvil import free_port
 
 ROOT = Path(settings.BASE_DIR)
 COMPOSE = ROOT / "docker-compose.yml"

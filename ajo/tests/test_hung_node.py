@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.tests.test_production import gunicorn_server, migrated_env_for
+from devtools.faultproxy import FaultProxy
 
 
 @pytest.fixture

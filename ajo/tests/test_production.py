@@ -24,7 +24,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from ajo.chain.anvil import free_port
+from devtools.anvil import free_port
 
 ROOT = Path(settings.BASE_DIR)
 GUNICORN = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "ajo.wsgi"]

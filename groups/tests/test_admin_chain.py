@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group as Role
 from django.urls import reverse
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import point_settings_at, private_chain
+from devtools.chainkit import point_settings_at, private_chain
 from groups.models import Group
 from groups.tests.factories import StaffFactory
 

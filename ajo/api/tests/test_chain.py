@@ -5,8 +5,8 @@ from django.core.cache import cache
 
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chain.decode import decode_logs
-from ajo.chain.tests.chainkit import AMOUNT, private_chain, rewound
 from ajo.selectors import cache_stats
+from devtools.chainkit import AMOUNT, private_chain, rewound
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     group_record_created_many,

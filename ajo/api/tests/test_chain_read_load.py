@@ -8,9 +8,9 @@ import pytest
 
 from ajo import selectors
 from ajo.api.throttling import ChainReadThrottle
-from ajo.chain.tests.chainkit import point_settings_at, private_chain
-from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.selectors import ChainReadsPaused, chain_read_guard
+from devtools.chainkit import point_settings_at, private_chain
+from devtools.faultproxy import FaultProxy
 from groups.tests.factories import GroupFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 from django.core.cache import cache
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import private_chain, rewound
 from ajo.chain.verify import verify_groups
+from devtools.chainkit import private_chain, rewound
 from groups.models import Group, Membership, Token, User
 
 

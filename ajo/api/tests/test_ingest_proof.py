@@ -8,7 +8,10 @@ import time
 import pytest
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import (
+from ajo.chain.verify import verify_groups
+from ajo.models import SyncState
+from contributions.models import Contribution, Payout
+from devtools.chainkit import (
     AMOUNT,
     DAY,
     OutputWatcher,
@@ -18,10 +21,7 @@ from ajo.chain.tests.chainkit import (
     private_chain,
     rewound,
 )
-from ajo.chain.tests.faultproxy import FaultProxy
-from ajo.chain.verify import verify_groups
-from ajo.models import SyncState
-from contributions.models import Contribution, Payout
+from devtools.faultproxy import FaultProxy
 from groups.models import Group, Membership
 
 

@@ -7,9 +7,9 @@ import redis
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.models import SyncState
 from ajo.selectors import HITS_KEY, MISSES_KEY, cache_stats
+from devtools.faultproxy import FaultProxy
 from groups.tests.factories import GroupFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

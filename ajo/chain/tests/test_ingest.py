@@ -10,15 +10,15 @@ from ajo.chain.ingest import (
     TxPending,
     ingest_transaction,
 )
-from ajo.chain.tests.chainkit import (
+from ajo.chain.verify import verify_groups
+from ajo.models import SyncState
+from contributions.models import Contribution
+from devtools.chainkit import (
     AMOUNT,
     database_snapshot,
     private_chain,
     rewound,
 )
-from ajo.chain.verify import verify_groups
-from ajo.models import SyncState
-from contributions.models import Contribution
 from groups.models import Group, Membership, User
 
 

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from ajo.chain.anvil import AnvilError, AnvilNode, anvil_binary, free_port
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
-from ajo.chain.tests import faultproxy
+from devtools import faultproxy
+from devtools.anvil import free_port
 
 
 class FaultProxy:
@@ -209,19 +209,3 @@ def test_batch_reply_with_wrong_ids_is_transient(anvil):
         assert rpc.retries == 1
     finally:
         proxy.close()
-
-
-def test_anvil_node_starts_answers_and_stops():
-    with AnvilNode(accounts=2) as node:
-        assert node.running
-        with RpcClient(node.url) as rpc:
-            assert rpc.chain_id() == 31337
-            assert len(rpc.call("eth_accounts")) == 2
-        process = node.process
-    assert process.returncode is not None
-    assert not node.running
-
-
-def test_missing_anvil_binary_says_to_run_npm_ci(tmp_path):
-    with pytest.raises(AnvilError, match="run npm ci"):
-        anvil_binary(tmp_path)

@@ -8,20 +8,20 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from ajo.chain import sync
-from ajo.chain.deploy import deploy_contracts
 from ajo.chain.rpc import RpcClient
-from ajo.chain.tests.chainkit import (
+from ajo.chain.verify import verify_groups
+from ajo.chain.writelock import WriterLock
+from ajo.models import BlockRecord, SyncState
+from contributions.models import Contribution, Payout
+from devtools.chainkit import (
     AMOUNT,
     DAY,
     database_snapshot,
     private_chain,
     rewound,
 )
-from ajo.chain.tests.faultproxy import FaultProxy
-from ajo.chain.verify import verify_groups
-from ajo.chain.writelock import WriterLock
-from ajo.models import BlockRecord, SyncState
-from contributions.models import Contribution, Payout
+from devtools.deploy import deploy_contracts
+from devtools.faultproxy import FaultProxy
 from groups.models import Group, Membership, Token, User
 
 

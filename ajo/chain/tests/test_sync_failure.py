@@ -18,10 +18,10 @@ from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import manage, point_settings_at, private_chain
 from ajo.chain.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
+from devtools.chainkit import manage, point_settings_at, private_chain
 from groups.models import Group, Membership
 from groups.tests.factories import StaffFactory
 

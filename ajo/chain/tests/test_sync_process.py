@@ -7,7 +7,10 @@ import time
 import pytest
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import (
+from ajo.chain.verify import verify_groups
+from ajo.models import SyncState
+from contributions.models import Contribution
+from devtools.chainkit import (
     OutputWatcher,
     database_snapshot,
     kill,
@@ -15,10 +18,7 @@ from ajo.chain.tests.chainkit import (
     private_chain,
     rewound,
 )
-from ajo.chain.tests.faultproxy import FaultProxy
-from ajo.chain.verify import verify_groups
-from ajo.models import SyncState
-from contributions.models import Contribution
+from devtools.faultproxy import FaultProxy
 from groups.models import Membership
 
 POLL = 0.5

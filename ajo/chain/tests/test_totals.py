@@ -13,9 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import database_snapshot, private_chain, rewound
 from ajo.chain.verify import verify_groups
 from contributions.models import Contribution
+from devtools.chainkit import database_snapshot, private_chain, rewound
 from groups.models import Group, Membership, Token, User
 from groups.tests.factories import StaffFactory
 

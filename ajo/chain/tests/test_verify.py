@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ajo.chain import sync
-from ajo.chain.tests.chainkit import private_chain, rewound
-from ajo.chain.tests.faultproxy import FaultProxy
 from ajo.chain.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
+from devtools.chainkit import private_chain, rewound
+from devtools.faultproxy import FaultProxy
 from groups.models import Group, Membership, Token, User
 
 

@@ -1,6 +1,6 @@
 """pytest fixtures for tests that need a real chain: an anvil node and the deployed contracts.
 
-NOTE: loaded as a plugin by the root conftest.py: `pytest_plugins = ["ajo.chain.testing"]`.
+NOTE: loaded as a plugin by the root conftest.py: `pytest_plugins = ["devtools.testing"]`.
 
 Tests that change chain state take `chain_snapshot` (evm_snapshot before, evm_revert after), so
 the session's node and deployment stay clean for the next test. A missing anvil fails the
@@ -17,10 +17,10 @@ import pytest
 from web3 import Web3
 from web3.contract import Contract
 
-from ajo.chain.anvil import AnvilError, AnvilNode
 from ajo.chain.contracts import ajo_abi, token_abi
-from ajo.chain.deploy import deploy_contracts
 from ajo.chain.rpc import RpcClient
+from devtools.anvil import AnvilError, AnvilNode
+from devtools.deploy import deploy_contracts
 
 
 @dataclass(frozen=True)

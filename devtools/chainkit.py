@@ -16,11 +16,12 @@ from django.conf import settings
 from django.db import connection
 from web3 import Web3
 
-from ajo.chain.anvil import AnvilNode
 from ajo.chain.contracts import EVENT_BY_TOPIC, ajo_abi, token_abi, token_bytecode
-from ajo.chain.deploy import Deployment, deploy_contracts
 from ajo.chain.rpc import RpcClient
 from contributions.models import Contribution, Payout
+from devtools import simulate
+from devtools.anvil import AnvilNode
+from devtools.deploy import Deployment, deploy_contracts
 from groups.models import Group, Membership, Token, User
 
 AMOUNT = 2**65 + 12_345  # above 2**64 so exactness is exercised
@@ -113,8 +114,6 @@ def private_chain(
     chain = start_chain()
     try:
         if groups:
-            from ajo.chain import simulate
-
             simulate.run(
                 rpc_url=chain.url,
                 ajo_address=chain.deployment.ajo,

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ajo.chain.rpc import RpcError, RpcUnavailable
-from ajo.chain.simulate import SimulationError, run
+from devtools.simulate import SimulationError, run
 
 
 class Command(BaseCommand):

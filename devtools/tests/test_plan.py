@@ -2,8 +2,8 @@
 
 from collections import Counter
 
-from ajo.chain.deploy import Deployment, write_env
-from ajo.chain.simulate import plan_simulation
+from devtools.deploy import Deployment, write_env
+from devtools.simulate import plan_simulation
 
 DEPLOYMENT = Deployment(
     chain_id=31337,

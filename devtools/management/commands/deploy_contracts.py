@@ -5,8 +5,8 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ajo.chain.deploy import DeployError, deploy_contracts, write_env
 from ajo.chain.rpc import RpcError, RpcUnavailable
+from devtools.deploy import DeployError, deploy_contracts, write_env
 
 
 class Command(BaseCommand):

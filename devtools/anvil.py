@@ -29,7 +29,7 @@ def repo_root() -> Path:
             return Path(settings.BASE_DIR)
     except ImportError:  # pragma: no cover - Django is a dependency
         pass
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[1]
 
 
 def anvil_binary(root: Path | None = None) -> Path:
@@ -216,8 +216,6 @@ class AnvilNode:
 
 def wait_until_answering(url: str, timeout: float = 30.0) -> int:
     """Wait for a node at `url` to answer eth_chainId; returns the chain id."""
-    from ajo.chain.rpc import RpcClient, RpcUnavailable
-
     deadline = time.monotonic() + timeout
     with RpcClient(url, max_retries=0, timeout=2.0) as client:
         while True:
@@ -229,9 +227,9 @@ def wait_until_answering(url: str, timeout: float = 30.0) -> int:
                 time.sleep(0.2)
 
 
-if __name__ == "__main__":  # python -m ajo.chain.anvil wait URL  (used by the Makefile)
+if __name__ == "__main__":  # python -m devtools.anvil wait URL  (used by the Makefile)
     if len(sys.argv) != 3 or sys.argv[1] != "wait":
-        sys.exit("usage: python -m ajo.chain.anvil wait URL")
+        sys.exit("usage: python -m devtools.anvil wait URL")
     try:
         print(f"chain {wait_until_answering(sys.argv[2])} answering at {sys.argv[2]}")
     except AnvilError as exc:
