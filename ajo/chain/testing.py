@@ -18,9 +18,9 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ajo.chain.anvil import AnvilError, AnvilNode
-from ajo.chain.contracts import ajo_abi, token_abi
 from ajo.chain.deploy import deploy_contracts
 from ajo.chain.rpc import RpcClient
+from ajo.contract.artifacts import ajo_abi, token_abi
 
 
 @dataclass(frozen=True)

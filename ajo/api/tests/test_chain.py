@@ -4,8 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
-from ajo.chain.decode import decode_logs
 from ajo.chain.tests.chainkit import AMOUNT, private_chain, rewound
+from ajo.contract.decode import decode_logs
 from ajo.selectors import cache_stats
 from groups.models import Group, Membership, Token, User
 from groups.services import (

@@ -17,9 +17,9 @@ from django.db import connection
 from web3 import Web3
 
 from ajo.chain.anvil import AnvilNode
-from ajo.chain.contracts import EVENT_BY_TOPIC, ajo_abi, token_abi, token_bytecode
 from ajo.chain.deploy import Deployment, deploy_contracts
 from ajo.chain.rpc import RpcClient
+from ajo.contract.artifacts import EVENT_BY_TOPIC, ajo_abi, token_abi, token_bytecode
 from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, Token, User
 
