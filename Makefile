@@ -90,4 +90,4 @@ bench-admin: venv
 	$(PY) bench/admin.py
 
 clean: stop
-	rm -rf $(RUN) staticfiles .pytest_cache
+	rm -rf $(RUN) staticfiles .pytest_cache .import_linter_cache
