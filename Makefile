@@ -13,7 +13,7 @@ DEMO_RPC_PORT ?= 8545
 
 help:
 	@echo "make demo   - local chain + contracts + simulated activity + sync + server (SQLite)"
-	@echo "make test   - lint, migration check and the whole test suite"
+	@echo "make test   - lint, import rules, migration check and the whole test suite"
 	@echo "make stop   - stop the demo's anvil node"
 	@echo "make chain  - run anvil in the foreground on 127.0.0.1:$(DEMO_RPC_PORT)"
 	@echo "make contracts | bench-sync | bench-api | bench-admin"
@@ -37,6 +37,7 @@ node: node_modules/.installed
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run --settings=ajo.settings_test
 
 test: venv node lint
@@ -89,4 +90,4 @@ bench-admin: venv
 	$(PY) bench/admin.py
 
 clean: stop
-	rm -rf $(RUN) staticfiles .pytest_cache
+	rm -rf $(RUN) staticfiles .pytest_cache .import_linter_cache

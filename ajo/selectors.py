@@ -20,15 +20,15 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ajo.addresses import InvalidAddress, normalize_address
-from ajo.chain.reader import (
+from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
+from ajo.contract.deployment import contract_address
+from ajo.contract.reader import (
     ContractReader,
     GroupRead,
     GroupView,
     TokenMetadata,
     read_group_confirmed,
 )
-from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
-from ajo.chain.sync import contract_address
 from ajo.models import SyncState
 
 logger = logging.getLogger(__name__)
@@ -216,10 +216,11 @@ def chain_head(*, max_age: float = CHAIN_READ_SECONDS) -> dict:
 def chain_group_read(*, group_id: int, max_age: float = 0) -> GroupRead:
     """getGroup + getMembers for one group at head - SYNC_CONFIRMATIONS, the block the sync
     would index (view None when the contract has no such group there, even if a newer block
-    has it); see ajo.chain.reader.read_group_confirmed.
+    has it); see ajo.contract.reader.read_group_confirmed.
 
     With max_age > 0 the answer (a "no such group" too) is reused from the cache for that
-    long. Raises SyncError when no contract is configured, RpcUnavailable when the node is down.
+    long. Raises ContractNotConfigured when no contract is configured, RpcUnavailable when the
+    node is down.
     """
     contract = contract_address()
     key = f"ajo:chain:group:{contract}:{group_id}:{settings.SYNC_CONFIRMATIONS}"
@@ -251,7 +252,7 @@ def chain_group_count() -> int:
 
     Group ids are 1..groupCount: an id above it needs no getGroup to be a 404. Read at
     "latest", the newest count there is, so an id below it is never turned away here (the
-    group read decides). Raises SyncError without a configured contract, and what
+    group read decides). Raises ContractNotConfigured without a configured contract, and what
     chain_read_guard raises when the node cannot be read.
     """
     contract = contract_address()

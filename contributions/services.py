@@ -17,8 +17,8 @@ from collections import defaultdict
 from django.db import connection
 from django.db.models import Q
 
+from ajo.contract.events import ContributionMade, Event, PayoutSent
 from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
-from ajo.events import ContributionMade, Event, PayoutSent
 from contributions.models import Contribution, Payout
 from groups.models import Membership, Token
 from groups.services import (

@@ -25,7 +25,8 @@ from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 
 from ajo.addresses import InvalidAddress, normalize_address
-from ajo.chain.contracts import (
+from ajo.chain.rpc import RpcClient, RpcError
+from ajo.contract.artifacts import (
     AJO_EVENTS,
     EVENT_BY_TOPIC,
     TOPIC_CONTRIBUTION_MADE,
@@ -34,7 +35,6 @@ from ajo.chain.contracts import (
     ajo_abi,
     token_abi,
 )
-from ajo.chain.rpc import RpcClient, RpcError
 
 DAY = 86_400
 MAX_UINT256 = 2**256 - 1

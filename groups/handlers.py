@@ -10,7 +10,7 @@ from ajo.chain.handlers import (
     on_revert,
     window_scope,
 )
-from ajo.chain.reader import ContractReader
+from ajo.contract.reader import ContractReader
 from groups import services
 from groups.models import Group, Membership, Token, User
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 
+from ajo.contract.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from ajo.db import (
     bulk_insert,
     bulk_insert_new,
@@ -30,7 +31,6 @@ from ajo.db import (
     request_barrier,
     save_fields,
 )
-from ajo.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
 
@@ -611,8 +611,9 @@ def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | No
       stored (see _group_store_view).
 
     Per-round payments and totals are not in the views: a "chain_view" row has none until the
-    sync brings the events. `max_age` > 0 reuses a chain read that recent. Raises SyncError
-    without a configured contract and RpcUnavailable when the node cannot be reached.
+    sync brings the events. `max_age` > 0 reuses a chain read that recent. Raises
+    ContractNotConfigured without a configured contract and RpcUnavailable when the node
+    cannot be reached.
     """
     from django.db import IntegrityError
 

@@ -18,6 +18,7 @@ from ajo.addresses import InvalidAddress
 from ajo.chain import ingest
 from ajo.chain.rpc import RpcError, RpcUnavailable
 from ajo.chain.sync import SyncError
+from ajo.contract.deployment import ContractNotConfigured
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (ingest.ChainAnswerInvalid, status.HTTP_502_BAD_GATEWAY, "chain_error"),
     (RpcUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE, "chain_unavailable"),
     (RpcError, status.HTTP_502_BAD_GATEWAY, "chain_error"),
+    (ContractNotConfigured, status.HTTP_503_SERVICE_UNAVAILABLE, "chain_not_configured"),
     (SyncError, status.HTTP_503_SERVICE_UNAVAILABLE, "chain_not_configured"),
 ]
 

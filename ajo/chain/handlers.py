@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from ajo.events import Event
+from ajo.contract.events import Event
 
 BatchHandler = Callable[..., int]
 

@@ -22,9 +22,10 @@ from django.conf import settings
 from django.db import transaction
 
 from ajo.chain import handlers
-from ajo.chain.decode import decode_logs
 from ajo.chain.rpc import RpcClient
-from ajo.chain.sync import contract_address, ensure_state
+from ajo.chain.sync import ensure_state
+from ajo.contract.decode import decode_logs
+from ajo.contract.deployment import contract_address
 from ajo.models import BlockRecord, SyncState
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")

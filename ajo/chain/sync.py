@@ -38,13 +38,15 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from ajo.addresses import InvalidAddress, normalize_address, to_checksum
+from ajo.addresses import to_checksum
 from ajo.chain import handlers, metrics
 from ajo.chain.checks import Checked, ProviderLie, check_blooms, check_logs, confirm_suspects
-from ajo.chain.contracts import event_topics
-from ajo.chain.decode import DecodeError, decode_logs
+from ajo.chain.errors import DecodeError
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from ajo.chain.writelock import WriterLock
+from ajo.contract.artifacts import event_topics
+from ajo.contract.decode import decode_logs
+from ajo.contract.deployment import contract_address
 from ajo.db import DeferredWrites, deferred_writes, from_unix
 from ajo.models import BlockRecord, SyncState
 from groups.services import RunCache
@@ -266,22 +268,9 @@ def split_window(window: Window, size: int) -> list[Window]:
 ProgressCallback = Callable[[int, int, int, int], None]  # (first, current, target, events)
 
 
-def contract_address() -> str:
-    raw = settings.AJO_CONTRACT_ADDRESS
-    if not raw:
-        raise SyncError(
-            "AJO_CONTRACT_ADDRESS is not set: set it to the AjoSavings deployment "
-            "(deploy_contracts --write-env .env does it for a local chain)"
-        )
-    try:
-        return normalize_address(raw)
-    except InvalidAddress as exc:
-        raise SyncError(f"AJO_CONTRACT_ADDRESS is invalid: {exc}") from None
-
-
 def connect(client: RpcClient | None = None) -> tuple[RpcClient, int, str]:
     """Check the target: reachable node, contract code at the address. Returns (client, chain id,
-    contract)."""
+    contract). Raises SyncError, or ContractNotConfigured without a usable address."""
     contract = contract_address()
     client = client or RpcClient(settings.CHAIN_RPC_URL)
     try:
@@ -1029,7 +1018,8 @@ def run(
     retry_base: float | None = None,
     retry_max: float | None = None,
 ) -> SyncSummary:
-    """Index the contract's events. Raises SyncError with a one-line reason on failure.
+    """Index the contract's events. Raises SyncError with a one-line reason on failure
+    (ContractNotConfigured, also one line, when AJO_CONTRACT_ADDRESS is missing or invalid).
 
     A window that cannot be applied (WindowFailed: a handler or the database refuses it) is
     recorded in the sync state and the metrics either way, nothing of it written. Without

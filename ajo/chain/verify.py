@@ -12,15 +12,15 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ajo.addresses import to_checksum
-from ajo.chain.reader import ContractReader, GroupView
 from ajo.chain.rpc import RpcClient, RpcError
+from ajo.contract.artifacts import EVENT_BY_TOPIC
+from ajo.contract.deployment import contract_address
+from ajo.contract.reader import ContractReader, GroupView
 from ajo.models import SyncState
 from groups.models import Group, Membership
 
 
 def _reader(client: RpcClient | None) -> ContractReader:
-    from ajo.chain.sync import contract_address
-
     client = client or RpcClient(settings.CHAIN_RPC_URL)
     state = SyncState.objects.filter(pk=1).first()
     # Compare against the chain as of the indexed block: later blocks are not expected yet.
@@ -398,7 +398,6 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
     (or the earliest of the given groups' creation), in windows that start at
     SYNC_BATCH_BLOCKS blocks, double while they come back light and halve on provider
     limits: a few groups' logs (the admin's action) are read in a few requests."""
-    from ajo.chain.contracts import EVENT_BY_TOPIC
     from ajo.chain.sync import TARGET_LOGS, is_limit_error
 
     first = SyncState.objects.get(pk=1).start_block

@@ -10,7 +10,7 @@ from ajo.api.filters import MAX_BIGINT
 from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination, PagePagination
 from ajo.api.throttling import ChainReadThrottle
-from ajo.chain.sync import SyncError
+from ajo.contract.deployment import ContractNotConfigured
 from ajo.selectors import (
     CHAIN_READ_SECONDS,
     cache_stats_record,
@@ -137,7 +137,7 @@ class GroupDetailView(APIView):
                     raise exceptions.NotFound(f"group {group_id} does not exist")
                 with chain_read_guard():
                     stored = group_refresh_from_chain(group_id=group_id, max_age=CHAIN_READ_SECONDS)
-            except SyncError:  # no contract configured: nothing to read through to
+            except ContractNotConfigured:  # no contract configured: nothing to read through to
                 stored = None
             if stored is None:
                 raise exceptions.NotFound(f"group {group_id} does not exist")

@@ -151,6 +151,14 @@ class TestGroupDetail:
             "error": {"code": "not_found", "message": "group 999 does not exist"}
         }
 
+    def test_unknown_group_with_a_malformed_contract_setting_is_404(self, client, settings):
+        settings.AJO_CONTRACT_ADDRESS = "0x1234"
+        response = client.get("/api/groups/999/")
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {"code": "not_found", "message": "group 999 does not exist"}
+        }
+
     @pytest.mark.parametrize("path", ["/api/groups/0/", "/api/groups/99999999999999999999999/"])
     def test_out_of_range_ids_are_404_without_a_database_error(self, client, path):
         response = client.get(path)

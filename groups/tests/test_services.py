@@ -5,7 +5,7 @@ from itertools import count
 
 import pytest
 
-from ajo.events import (
+from ajo.contract.events import (
     ContributionMade,
     GroupCompleted,
     GroupCreated,

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
-from ajo.chain.decode import decode_logs
+from ajo.contract.decode import decode_logs
 from ajo.selectors import cache_stats
 from devtools.chainkit import AMOUNT, private_chain, rewound
 from groups.models import Group, Membership, Token, User
@@ -194,6 +194,23 @@ class TestIngest:
         assert "not mined yet" in response.json()["error"]["message"]
         # A reverted snapshot keeps the mempool: drop the tx so it is never mined later.
         on_chain.rpc.call("anvil_dropTransaction", [hexstr(pending)])
+
+    @pytest.mark.parametrize(
+        ("address", "message"),
+        [
+            ("", "AJO_CONTRACT_ADDRESS is not set: set it to the AjoSavings deployment"),
+            ("0x1234", "AJO_CONTRACT_ADDRESS is invalid"),
+        ],
+    )
+    def test_without_a_usable_contract_is_503_naming_the_setting(
+        self, client, settings, address, message
+    ):
+        settings.AJO_CONTRACT_ADDRESS = address
+        response = ingest(client, {"tx_hash": "0x" + "ab" * 32})
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "chain_not_configured"
+        assert error["message"].startswith(message)
 
     def test_only_json_is_accepted(self, client, on_chain):
         response = client.post("/api/transactions/", {"tx_hash": "0x" + "ab" * 32})

@@ -8,7 +8,7 @@ from eth_abi import decode
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from ajo.chain.contracts import ajo_abi
+from ajo.contract.artifacts import ajo_abi
 
 ROOT = Path(__file__).resolve().parents[3]
 DAY = 86_400

@@ -15,9 +15,9 @@ from prometheus_client import REGISTRY
 
 from ajo.chain import sync
 from ajo.chain.checks import ProviderLie, bloom_mask, check_logs
-from ajo.chain.contracts import EVENT_BY_TOPIC, TOPIC_CONTRIBUTION_MADE, TOPIC_PAYOUT_SENT
 from ajo.chain.rpc import RpcClient
 from ajo.chain.verify import verify_groups
+from ajo.contract.artifacts import EVENT_BY_TOPIC, TOPIC_CONTRIBUTION_MADE, TOPIC_PAYOUT_SENT
 from ajo.models import BlockRecord, SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import private_chain, rewound

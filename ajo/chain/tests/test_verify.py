@@ -162,3 +162,21 @@ def test_event_counts_are_read_within_the_providers_limits(synced, settings):
         assert any("ContributionMade log(s) on chain" in line for line in verify_groups())
     finally:
         proxy.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("", "AJO_CONTRACT_ADDRESS is not set: set it to the AjoSavings deployment"),
+        ("0x1234", "AJO_CONTRACT_ADDRESS is invalid"),
+    ],
+)
+def test_without_a_usable_contract_verify_chain_says_which_setting(settings, address, message):
+    settings.AJO_CONTRACT_ADDRESS = address
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("verify_chain", stdout=out)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+    assert out.getvalue() == ""

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ajo.chain import sync
 from ajo.chain.progress import SyncProgress
+from ajo.contract.deployment import ContractNotConfigured
 
 logger = logging.getLogger("ajo.sync")
 
@@ -102,7 +103,7 @@ class Command(BaseCommand):
                     on_standby=on_standby,
                     reindex_first=options["reindex"],
                 )
-        except sync.SyncError as exc:
+        except (sync.SyncError, ContractNotConfigured) as exc:
             progress.finish()
             raise CommandError(str(exc)) from None
         progress.finish()

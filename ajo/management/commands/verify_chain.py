@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ajo.chain.rpc import RpcError, RpcUnavailable
 from ajo.chain.sync import SyncError
 from ajo.chain.verify import verify_groups
+from ajo.contract.deployment import ContractNotConfigured
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             differences = verify_groups(group_ids=options["group"])
-        except SyncError as exc:
+        except (SyncError, ContractNotConfigured) as exc:
             raise CommandError(str(exc)) from None
         except (RpcUnavailable, RpcError) as exc:
             raise CommandError(f"cannot read the chain: {exc}") from None

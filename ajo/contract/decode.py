@@ -1,4 +1,5 @@
-"""Raw eth_getLogs entries -> typed events (ajo.events), without web3's per-log formatting.
+"""Raw eth_getLogs entries -> typed events (ajo.contract.events), without web3's per-log
+formatting.
 
 The six events have fixed layouts, so indexed arguments are read straight from the topics and
 static data words are sliced from the hex; only GroupCreated's string goes through eth_abi.
@@ -10,8 +11,9 @@ from collections.abc import Callable, Iterable
 
 from eth_abi import decode as abi_decode
 
-from ajo.chain.contracts import event_topics
-from ajo.events import (
+from ajo.chain.errors import DecodeError
+from ajo.contract.artifacts import event_topics
+from ajo.contract.events import (
     ContributionMade,
     Event,
     GroupCompleted,
@@ -20,10 +22,6 @@ from ajo.events import (
     MemberJoined,
     PayoutSent,
 )
-
-
-class DecodeError(ValueError):
-    """A log that claims to be one of ours but does not have the event's layout."""
 
 
 def _address(topic: str) -> str:
@@ -131,23 +129,3 @@ def decode_logs(logs: Iterable[dict], block_times: dict[int, int]) -> dict[str, 
             )
         )
     return decoded
-
-
-def block_info(logs: Iterable[dict]) -> tuple[dict[int, str], dict[int, int]]:
-    """({block number: hash}, {block number: unix time}) of the blocks these logs are in; a
-    block is missing from the times when the node does not give `blockTimestamp`. Logs come
-    in chain order, so each block's fields are read once."""
-    hashes: dict[int, str] = {}
-    times: dict[int, int] = {}
-    previous = None
-    for log in logs:
-        number_hex = log["blockNumber"]
-        if number_hex == previous:
-            continue
-        previous = number_hex
-        number = int(number_hex, 16)
-        hashes[number] = log["blockHash"]
-        stamp = log.get("blockTimestamp")
-        if stamp:
-            times[number] = int(stamp, 16)
-    return hashes, times

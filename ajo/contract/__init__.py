@@ -1,0 +1,1 @@
+"""Everything ajo knows of the AjoSavings contract: its ABI, events, decoding and view functions."""
