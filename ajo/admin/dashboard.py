@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from ajo.admin_display import address_html, admin_link, amount_html, changelist_url, tx_html
+from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, Token, User
