@@ -11,25 +11,35 @@ from django.utils.functional import cached_property
 from ajo.fields import Uint256Field
 
 
-def estimate_count(queryset: QuerySet) -> int | None:
-    """The planner's row estimate on PostgreSQL (pg_class.reltuples when unfiltered)."""
+def estimate_count(queryset: QuerySet, *, count_without_statistics: bool = False) -> int | None:
+    """How many rows `queryset` holds, without a COUNT(*) over a big table.
+
+    On PostgreSQL: pg_class.reltuples for a whole table, the planner's estimate (EXPLAIN) for a
+    filtered one. Where there are no statistics (SQLite; a table PostgreSQL has not analysed
+    yet) the answer is None, or with `count_without_statistics` an exact COUNT: the dashboard's
+    whole-table totals take that, since the planner's guess for a table it never analysed is
+    sized from its pages and can be off by thousands on a small one; the paginator has counted
+    more than its `exact_limit` rows by then, and takes the guess.
+    """
     connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        if not queryset.query.where:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [queryset.model._meta.db_table],
-            )
-            row = cursor.fetchone()
-            if row and row[0] >= 0:
-                return int(row[0])
-        sql, params = queryset.order_by().query.sql_with_params()
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-        plan = json.loads(plan) if isinstance(plan, str) else plan
-        return int(plan[0]["Plan"]["Plan Rows"])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if not queryset.query.where:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [queryset.model._meta.db_table],
+                )
+                row = cursor.fetchone()
+                if row and row[0] >= 0:
+                    return int(row[0])
+                if count_without_statistics:
+                    return queryset.count()
+            sql, params = queryset.order_by().query.sql_with_params()
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            return int(plan[0]["Plan"]["Plan Rows"])
+    return queryset.count() if count_without_statistics else None
 
 
 class EstimatedCountPaginator(Paginator):
