@@ -255,7 +255,7 @@ UNFOLD = {
     "SITE_SUBHEADER": "savings circles on chain",
     "SITE_SYMBOL": "savings",
     "SHOW_VIEW_ON_SITE": False,
-    "DASHBOARD_CALLBACK": "ajo.dashboard.dashboard_callback",
+    "DASHBOARD_CALLBACK": "ajo.admin.dashboard.dashboard_callback",
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,

@@ -1,8 +1,9 @@
 """Admin for users, tokens, groups and memberships: read-only, relations one click away."""
 
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count, Max, Q
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from unfold.contrib.filters.admin import (
@@ -14,108 +15,52 @@ from unfold.contrib.filters.admin import (
 )
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from ajo.admin import CHAIN_ACTIONS_PERMISSION, BrowserAdmin, uint256_range_filter
-from ajo.admin_display import (
-    address_html,
-    admin_link,
-    amount_html,
-    changelist_url,
-    tx_html,
+from ajo.admin.base import (
+    CHAIN_ACTIONS_PERMISSION,
+    RELATED_ROWS,
+    BrowserAdmin,
+    ChainDerivedAdmin,
+    RelatedCards,
+    related_card,
+    uint256_range_filter,
 )
-from contributions.models import Contribution, Payout
+from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
+from ajo.chain.verify import verify_groups
 from groups.models import Group, Membership, Token, User
-
-RELATED_ROWS = 20  # latest rows shown on a detail page; "see all N" links to the full list
-
-
-class ChainDerivedAdmin(BrowserAdmin):
-    """Kept for the other admin modules: every chain-derived table is a read-only browser."""
-
+from groups.selectors import group_members
+from groups.services import group_refresh_from_chain
 
 # --- users ------------------------------------------------------------------------------------
 
-
-def related_card(title: str, headers: list[str], rows: list[list], all_url=None, total=None):
-    """One card of a detail page: the latest rows, and a link to the whole filtered list."""
-    action = None
-    if all_url is not None:
-        label = f"See all {total:,}" if total is not None else "See all"
-        action = format_html('<a href="{}" class="text-primary-600">{} →</a>', all_url, label)
-    return {
-        "title": title,
-        "action": action,
-        "table": {"headers": headers, "rows": rows},
-        "empty": not rows,
-    }
+USER_CARDS: RelatedCards[User] = RelatedCards()
 
 
-def event_row(event, token, who) -> list:
-    return [
-        admin_link(event, f"#{event.pk}"),
-        admin_link(event.group, f"#{event.group_id}"),
-        admin_link(who),
-        event.round,
-        amount_html(event.amount, token),
-        event.block_number,
-        event.block_time,
-        tx_html(event.tx_hash),
-    ]
-
-
-EVENT_HEADERS = ["id", "group", "who", "round", "amount", "block", "time", "tx"]
-
-
-def user_related(user: User) -> dict:
+@USER_CARDS.add
+def user_groups_card(user: User) -> list[dict]:
     memberships = (
         Membership.objects.filter(user=user)
         .select_related("group", "group__token")
         .order_by("-group_id")[:RELATED_ROWS]
     )
-    contributions = (
-        Contribution.objects.filter(member=user)
-        .select_related("group", "group__token")
-        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
-    )
-    payouts = (
-        Payout.objects.filter(recipient=user)
-        .select_related("group", "group__token")
-        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
-    )
-    return {
-        "related_cards": [
-            related_card(
-                "Groups",
-                ["group", "status", "position", "contributions", "contributed", "payout round"],
+    return [
+        related_card(
+            "Groups",
+            ["group", "status", "position", "contributions", "contributed", "payout round"],
+            [
                 [
-                    [
-                        admin_link(m.group),
-                        m.group.get_status_display(),
-                        admin_link(m, str(m.position)),
-                        m.contribution_count,
-                        amount_html(m.total_contributed, m.group.token),
-                        m.payout_round or "-",
-                    ]
-                    for m in memberships
-                ],
-                changelist_url(Membership, user__id__exact=user.pk),
-                user.group_count,
-            ),
-            related_card(
-                "Latest contributions",
-                EVENT_HEADERS,
-                [event_row(c, c.group.token, user) for c in contributions],
-                changelist_url(Contribution, member__id__exact=user.pk),
-                user.contribution_count,
-            ),
-            related_card(
-                "Payouts received",
-                EVENT_HEADERS,
-                [event_row(p, p.group.token, user) for p in payouts],
-                changelist_url(Payout, recipient__id__exact=user.pk),
-                user.payout_count,
-            ),
-        ]
-    }
+                    admin_link(m.group),
+                    m.group.get_status_display(),
+                    admin_link(m, str(m.position)),
+                    m.contribution_count,
+                    amount_html(m.total_contributed, m.group.token),
+                    m.payout_round or "-",
+                ]
+                for m in memberships
+            ],
+            changelist_url(Membership, user__id__exact=user.pk),
+            user.group_count,
+        )
+    ]
 
 
 @admin.register(User)
@@ -201,7 +146,8 @@ class UserAdmin(BaseUserAdmin, BrowserAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, admin.utils.unquote(object_id))
-        extra_context = {**(extra_context or {}), **(user_related(obj) if obj else {})}
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "related_cards": USER_CARDS.cards(obj)}
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -268,130 +214,37 @@ class TokenAdmin(ChainDerivedAdmin):
 # --- groups -----------------------------------------------------------------------------------
 
 
-def group_rounds(group: Group, members: list[Membership], payouts: list[Payout]) -> list[dict]:
-    """Per round: how many paid (of how many), how many late, who is due the pot, who got it."""
-    tallies = {
-        row["round"]: row
-        for row in Contribution.objects.filter(group_id=group.pk)
-        .values("round")
-        .annotate(paid=Count("id"), late=Count("id", filter=Q(is_late=True)))
-    }
-    by_round = {payout.round: payout for payout in payouts}
-    by_position = {member.position: member for member in members}
-    last_round = max([group.current_round, *tallies, *by_round, 0])
-    rounds = []
-    for number in range(1, last_round + 1):
-        tally = tallies.get(number, {})
-        due = by_position.get(number - 1)
-        rounds.append(
-            {
-                "number": number,
-                "paid": tally.get("paid", 0),
-                "late": tally.get("late", 0),
-                "members": group.member_count,
-                "due": due.user if due else None,
-                "payout": by_round.get(number),
-                "current": number == group.current_round and group.status == "active",
-            }
+@dataclass(frozen=True)
+class GroupPage:
+    group: Group
+    members: list[Membership]  # in rotation order, read once for every card that needs them
+
+
+GROUP_CARDS: RelatedCards[GroupPage] = RelatedCards()
+
+
+@GROUP_CARDS.add
+def group_members_card(page: GroupPage) -> list[dict]:
+    group = page.group
+    return [
+        related_card(
+            f"Members in rotation order ({group.member_count} of {group.max_members})",
+            ["position", "member", "joined", "contributions", "contributed", "paid out in"],
+            [
+                [
+                    admin_link(m, str(m.position)),
+                    admin_link(m.user),
+                    m.joined_at or "-",
+                    m.contribution_count,
+                    amount_html(m.total_contributed, group.token),
+                    f"round {m.payout_round}" if m.payout_round else "-",
+                ]
+                for m in page.members
+            ],
+            changelist_url(Membership, group__id__exact=group.pk),
+            group.member_count,
         )
-    return rounds
-
-
-def group_related(group: Group) -> dict:
-    token = group.token
-    members = list(
-        Membership.objects.filter(group_id=group.pk).select_related("user").order_by("position")
-    )
-    payouts = list(
-        Payout.objects.filter(group_id=group.pk)
-        .select_related("recipient", "group")
-        .order_by("round")
-    )
-    contributions = (
-        Contribution.objects.filter(group_id=group.pk)
-        .select_related("member", "group")
-        .order_by("-block_number", "-log_index")[:RELATED_ROWS]
-    )
-    rounds = group_rounds(group, members, payouts)
-    return {
-        "related_cards": [
-            related_card(
-                f"Members in rotation order ({group.member_count} of {group.max_members})",
-                ["position", "member", "joined", "contributions", "contributed", "paid out in"],
-                [
-                    [
-                        admin_link(m, str(m.position)),
-                        admin_link(m.user),
-                        m.joined_at or "-",
-                        m.contribution_count,
-                        amount_html(m.total_contributed, token),
-                        f"round {m.payout_round}" if m.payout_round else "-",
-                    ]
-                    for m in members
-                ],
-                changelist_url(Membership, group__id__exact=group.pk),
-                group.member_count,
-            ),
-            related_card(
-                "Rounds",
-                ["round", "paid", "late", "pot goes to", "payout"],
-                [
-                    [
-                        f"{r['number']}" + (" (current)" if r["current"] else ""),
-                        f"{r['paid']} / {r['members']}",
-                        r["late"],
-                        admin_link(r["due"]) if r["due"] else "-",
-                        amount_html(r["payout"].amount, token) if r["payout"] else "not yet",
-                    ]
-                    for r in rounds
-                ],
-            ),
-            related_card(
-                "Latest contributions",
-                EVENT_HEADERS,
-                [event_row(c, token, c.member) for c in contributions],
-                changelist_url(Contribution, group__id__exact=group.pk),
-                group.contribution_count,
-            ),
-            related_card(
-                "Payouts",
-                EVENT_HEADERS,
-                [event_row(p, token, p.recipient) for p in reversed(payouts[-RELATED_ROWS:])],
-                changelist_url(Payout, group__id__exact=group.pk),
-                group.payout_count,
-            ),
-        ]
-    }
-
-
-class RoundFilter(admin.SimpleListFilter):
-    """Rounds 1..the largest group size: no DISTINCT over the events table."""
-
-    title = "round"
-    parameter_name = "round"
-    template = "unfold/filters/filters_field.html"
-
-    def lookups(self, request, model_admin):
-        largest = Group.objects.aggregate(largest=Max("max_members"))["largest"] or 0
-        return [(str(n), str(n)) for n in range(1, min(largest, 100) + 1)]
-
-    def choices(self, changelist):
-        from unfold.contrib.filters.forms import DropdownForm
-
-        yield {
-            "form": DropdownForm(
-                label=" By round ",
-                name=self.parameter_name,
-                choices=[("", "All"), *self.lookup_choices],
-                data={self.parameter_name: self.value()},
-            )
-        }
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(round=int(value))
-        return queryset
+    ]
 
 
 @admin.register(Group)
@@ -538,13 +391,13 @@ class GroupAdmin(ChainDerivedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, admin.utils.unquote(object_id))
-        extra_context = {**(extra_context or {}), **(group_related(obj) if obj else {})}
+        if obj is not None:
+            page = GroupPage(group=obj, members=list(group_members(group_id=obj.pk)))
+            extra_context = {**(extra_context or {}), "related_cards": GROUP_CARDS.cards(page)}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Refresh from chain", permissions=["run_chain_actions"])
     def refresh_from_chain(self, request, queryset):
-        from groups.services import group_refresh_from_chain
-
         for group_id in queryset.values_list("id", flat=True)[:100]:
             try:
                 group_refresh_from_chain(group_id=group_id)
@@ -557,8 +410,6 @@ class GroupAdmin(ChainDerivedAdmin):
 
     @admin.action(description="Verify against chain", permissions=["run_chain_actions"])
     def verify_against_chain(self, request, queryset):
-        from ajo.chain.verify import verify_groups
-
         group_ids = list(queryset.values_list("id", flat=True)[:500])
         try:
             differences = verify_groups(group_ids=group_ids)

@@ -7,6 +7,8 @@ import pytest
 from django.urls import reverse
 
 from ajo.addresses import to_checksum
+from ajo.admin.paging import EstimatedCountPaginator, seek_slice
+from contributions.models import Contribution
 from contributions.tests.factories import ContributionFactory
 from groups.tests.factories import GroupFactory, StaffFactory, TokenFactory, UserFactory
 
@@ -128,9 +130,6 @@ def test_list_query_count_does_not_grow_with_rows(admin_client, rows, django_ass
 
 @pytest.mark.django_db
 def test_deep_pages_show_the_same_rows_as_offset(rows):
-    from ajo.admin_display import EstimatedCountPaginator, seek_slice
-    from contributions.models import Contribution
-
     group = rows["group"]
     Contribution.objects.bulk_create(
         [

@@ -7,13 +7,14 @@ stays as fast on a million contributions as on ten.
 import json
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from ajo.admin_display import address_html, admin_link, amount_html, changelist_url, tx_html
+from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
+from ajo.admin.paging import estimate_count
 from ajo.models import SyncState
-from contributions.models import Contribution, Payout
+from ajo.selectors import cache_stats as chain_read_stats
+from contributions.selectors import contribution_list, payout_list
 from groups.models import Group, Membership, Token, User
 
 LATEST_ROWS = 8
@@ -21,28 +22,10 @@ CHART_ROWS = 20_000  # the chart reads at most this many rows, newest first, off
 CHART_DAYS = 14
 
 
-def table_size(model) -> int:
-    """Rows in a table: pg_class.reltuples on PostgreSQL (no COUNT(*)); COUNT on SQLite."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [model._meta.db_table],
-            )
-            row = cursor.fetchone()
-        if row and row[0] >= 0:
-            return int(row[0])
-    return model.objects.count()
-
-
 def cache_stats() -> dict | None:
-    """Hits and misses of the chain-read cache, when the API's selector provides them."""
+    """Hits and misses of the chain-read cache."""
     try:
-        from ajo.selectors import cache_stats as read_stats
-    except ImportError:
-        return None
-    try:
-        stats = dict(read_stats())
+        stats = dict(chain_read_stats())
     except Exception:  # the cache backend may be down; the dashboard still renders
         return None
     hits, misses = int(stats.get("hits", 0) or 0), int(stats.get("misses", 0) or 0)
@@ -75,11 +58,7 @@ def contributions_chart() -> dict:
     """Contributions per day over the last CHART_DAYS days that have any, from a bounded read."""
     # Newest first by block: block time grows with the block number, and the (block number,
     # log index) key serves this order without sorting the table.
-    times = list(
-        Contribution.objects.order_by("-block_number", "-log_index").values_list(
-            "block_time", flat=True
-        )[:CHART_ROWS]
-    )
+    times = list(contribution_list().values_list("block_time", flat=True)[:CHART_ROWS])
     if not times:
         return {"data": None, "truncated": False}
     last_day = times[0].date()
@@ -111,12 +90,8 @@ def contributions_chart() -> dict:
 
 
 def latest_activity() -> dict:
-    contributions = Contribution.objects.select_related("group", "group__token", "member").order_by(
-        "-block_number", "-log_index"
-    )[:LATEST_ROWS]
-    payouts = Payout.objects.select_related("group", "group__token", "recipient").order_by(
-        "-block_number", "-log_index"
-    )[:LATEST_ROWS]
+    contributions = contribution_list()[:LATEST_ROWS]
+    payouts = payout_list()[:LATEST_ROWS]
 
     def rows(events, who):
         return [
@@ -151,8 +126,10 @@ def dashboard_callback(request, context: dict) -> dict:
                 for value, label in Group.Status.choices
             ],
             "groups_total": sum(by_status.values()),
-            "users_total": table_size(User),
-            "memberships_total": table_size(Membership),
+            "users_total": estimate_count(User.objects.all(), count_without_statistics=True),
+            "memberships_total": estimate_count(
+                Membership.objects.all(), count_without_statistics=True
+            ),
             "token_table": {
                 "headers": ["token", "groups", "contributions", "volume in", "paid out"],
                 "rows": [

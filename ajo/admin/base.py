@@ -1,32 +1,29 @@
-"""The admin base every table shares (read-only, exact search, no big COUNT, CSV export), and
-the admin for the sync bookkeeping and access control."""
+"""What every admin table shares: a read-only browser that sorts only as an index reads, counts
+no big table, searches exactly and exports CSV; its range and round filters; the cards a detail
+page shows below its form."""
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ORDER_VAR
-from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
-from django.contrib.auth.models import Group as Role
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.db.models import Max
+from django.http import HttpResponseBadRequest
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import RangeNumericListFilter
+from unfold.contrib.filters.forms import DropdownForm
 from unfold.views import ChangeList
 
-from ajo.admin_display import (
-    EstimatedCountPaginator,
-    ExactSearchMixin,
-    address_html,
-    columns_from,
-    csv_rows,
-    tx_html,
-)
+from ajo.admin.export import csv_response
+from ajo.admin.paging import EstimatedCountPaginator
+from ajo.admin.search import ExactSearchMixin
 from ajo.fields import parse_uint256
-from ajo.models import BlockRecord, SyncState
+from groups.models import Group
 
 EXPORT_PERMISSION = "groups.export_data"
 CHAIN_ACTIONS_PERMISSION = "groups.run_chain_actions"
@@ -141,16 +138,7 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
                 "open the list, set the filters again and export from there.",
                 content_type="text/plain",
             )
-        meta = self.model._meta
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(
-            csv_rows(changelist.queryset, columns_from(self.export_columns)),
-            content_type="text/csv; charset=utf-8",
-        )
-        response["Content-Disposition"] = (
-            f'attachment; filename="{meta.app_label}-{meta.model_name}-{stamp}.csv"'
-        )
-        return response
+        return csv_response(changelist.queryset, self.export_columns)
 
 
 def index_ordering(model, order_field: str, descending: bool) -> list[str]:
@@ -200,77 +188,73 @@ def uint256_range_filter(field: str, label: str):
     return Uint256RangeFilter
 
 
-@admin.register(SyncState)
-class SyncStateAdmin(BrowserAdmin):
-    list_display = [
-        "chain_id",
-        "contract",
-        "last_block",
-        "head_block",
-        "lag_blocks",
-        "head_seen_at",
-        "total_events",
-        "reorg_count",
-        "last_run_finished_at",
-        "failing",
-    ]
-    readonly_fields = ["contract", "failing"]
-    export_columns = ["chain_id", "@contract_address", "last_block", "head_block"]
-
-    @admin.display(description="contract", ordering="contract_address")
-    def contract(self, obj):
-        return address_html(obj.contract_address)
-
-    @admin.display(description="failing window")
-    def failing(self, obj):
-        """The window the sync cannot apply, in red, until it commits (see sync.run)."""
-        if not obj.failure_attempts:
-            return "-"
-        return format_html(
-            '<span class="text-red-600">{}</span><br><span class="text-xs">'
-            "{} attempt(s) since {}; next: {}</span>",
-            obj.failure,
-            obj.failure_attempts,
-            obj.failure_since,
-            obj.failure_retry_at or "when sync_chain runs again",
-        )
+class ChainDerivedAdmin(BrowserAdmin):
+    """Every chain-derived table is a read-only browser."""
 
 
-@admin.register(BlockRecord)
-class BlockRecordAdmin(BrowserAdmin):
-    list_display = ["number", "block_hash", "timestamp"]
-    sortable_by = ["number"]  # one row per indexed block: the key is the only index
-    search_fields = ["number"]
-    search_map = {"number": ["number"], "tx": ["hash"]}
-    search_help_text = "Block number or block hash"
-    export_columns = ["number", "hash", "timestamp"]
+class RoundFilter(admin.SimpleListFilter):
+    """Rounds 1..the largest group size: no DISTINCT over the events table."""
 
-    @admin.display(description="hash")
-    def block_hash(self, obj):
-        return tx_html(obj.hash)
+    title = "round"
+    parameter_name = "round"
+    template = "unfold/filters/filters_field.html"
+
+    def lookups(self, request, model_admin):
+        largest = Group.objects.aggregate(largest=Max("max_members"))["largest"] or 0
+        return [(str(n), str(n)) for n in range(1, min(largest, 100) + 1)]
+
+    def choices(self, changelist):
+        yield {
+            "form": DropdownForm(
+                label=" By round ",
+                name=self.parameter_name,
+                choices=[("", "All"), *self.lookup_choices],
+                data={self.parameter_name: self.value()},
+            )
+        }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(round=int(value))
+        return queryset
 
 
-# Access: the roles (Django auth groups) and what they hold, under "Access" in the sidebar.
-admin.site.unregister(Role)
+# --- detail pages -----------------------------------------------------------------------------
+
+RELATED_ROWS = 20  # latest rows shown on a detail page; "see all N" links to the full list
+
+Page = TypeVar("Page")
 
 
-@admin.register(Role)
-class RoleAdmin(BaseGroupAdmin, ModelAdmin):
-    pass
+def related_card(title: str, headers: list[str], rows: list[list], all_url=None, total=None):
+    """One card of a detail page: the latest rows, and a link to the whole filtered list."""
+    action = None
+    if all_url is not None:
+        label = f"See all {total:,}" if total is not None else "See all"
+        action = format_html('<a href="{}" class="text-primary-600">{} →</a>', all_url, label)
+    return {
+        "title": title,
+        "action": action,
+        "table": {"headers": headers, "rows": rows},
+        "empty": not rows,
+    }
 
 
-@admin.register(Permission)
-class PermissionAdmin(ModelAdmin):
-    list_display = ["name", "content_type", "codename"]
-    list_filter = ["content_type__app_label"]
-    search_fields = ["codename", "name"]
-    list_select_related = ["content_type"]
+class RelatedCards(Generic[Page]):
+    """The cards below one kind of change form, from every admin module that has some.
 
-    def has_add_permission(self, request):
-        return False
+    The module that owns the page declares one and fills it first; a module building on it
+    adds its own cards after (`ajo.admin.contributions` adds the events to the user and group
+    pages), so the owner never imports the modules that extend its pages.
+    """
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    def __init__(self) -> None:
+        self._makers: list[Callable[[Page], list[dict]]] = []
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def add(self, maker: Callable[[Page], list[dict]]) -> Callable[[Page], list[dict]]:
+        self._makers.append(maker)
+        return maker
+
+    def cards(self, page: Page) -> list[dict]:
+        return [card for maker in self._makers for card in maker(page)]
