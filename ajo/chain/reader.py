@@ -11,6 +11,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from ajo.chain.decode import chain_text
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
+from ajo.contract import rules
 
 _GROUP_TYPES = [
     "bytes",  # the name: decoded by chain_text, as the sync does
@@ -61,9 +62,9 @@ class GroupView:
 
     @property
     def status(self) -> str:
-        if self.is_completed:
-            return "completed"
-        return "active" if self.is_active else "forming"
+        return rules.group_status_from_view(
+            is_active=self.is_active, is_completed=self.is_completed
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""What the AjoSavings contract defines, kept apart from the ORM."""
