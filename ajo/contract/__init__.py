@@ -1,1 +1,1 @@
-"""What the AjoSavings contract defines, kept apart from the ORM."""
+"""Everything ajo knows of the AjoSavings contract: its ABI, events, decoding and view functions."""

@@ -7,6 +7,7 @@ import pytest
 
 from ajo.contract import rules
 from ajo.contract.rules import GroupState
+from groups.models import Group
 
 START = 1_700_000_000
 DAY = 86_400
@@ -132,6 +133,4 @@ def test_member_round_status_and_its_two_meanings_of_late(
 
 
 def test_status_strings_are_the_models():
-    from groups.models import Group
-
     assert {rules.FORMING, rules.ACTIVE, rules.COMPLETED} == set(Group.Status.values)
