@@ -16,6 +16,9 @@ contribution, and a contribution mined after its round's deadline is marked late
 Group sizes vary around `members_per_group` (so the total of memberships is exactly
 groups * members_per_group) because a group of m members holds at most m * m contributions;
 the requested number of contributions is met exactly unless it exceeds what the groups can hold.
+Lateness and group state come from `ajo.contract.rules`, as the sync's; after a build the
+database checks of `verify_chain` (`ajo.chain.verify.verify_database`) must find nothing, or
+the build fails with their differences.
 The database carries a comment with the parameters and the migrations it was built with, so
 `ensure_dataset()` (and `--reuse`) skips the build when an identical dataset is already there.
 """
@@ -41,6 +44,11 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the project is not
+    sys.path.insert(0, str(ROOT))
+
+from ajo.contract import rules  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ajo_bench"
 
 CHAIN_ID = 31337
@@ -230,19 +238,54 @@ def _recreate(database_url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def _migrate(database_url: str) -> None:
-    env = {
+def _django_env(database_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key"),
         "DJANGO_SETTINGS_MODULE": "ajo.settings",
     }
+
+
+def _migrate(database_url: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=ROOT,
-        env=env,
+        env=_django_env(database_url),
         check=True,
     )
+
+
+class DatasetInvalid(RuntimeError):
+    """The built dataset breaks an invariant the sync keeps; its differences, one a line."""
+
+    def __init__(self, differences: list[str]):
+        super().__init__(f"{len(differences)} difference(s) in the dataset")
+        self.differences = differences
+
+
+# Run in a process of its own, whose Django is configured for the dataset's database.
+_VERIFY = (
+    "import json, django; django.setup(); "
+    "from ajo.chain.verify import verify_database; print(json.dumps(verify_database()))"
+)
+
+
+def verify_dataset(database_url: str) -> list[str]:
+    """What `verify_chain` checks of the database without a node (totals equal the sums of
+    the rows, references, group state from the counters), run on the dataset. [] when the
+    dataset is one a sync could have written."""
+    result = subprocess.run(
+        [sys.executable, "-c", _VERIFY],
+        cwd=ROOT,
+        env=_django_env(database_url),
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"could not verify the dataset: {last}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _copy(cur: psycopg.Cursor, table: str, columns: list[str], lines: Iterator[str]) -> int:
@@ -435,7 +478,9 @@ class _Builder:
             payers = list(range(size)) if round_number <= full_rounds else None
             if payers is None:
                 payers = rng.sample(range(size), partial)
-            deadline = start_time + round_number * frequency
+            deadline = rules.round_deadline(
+                start_time=start_time, round_number=round_number, frequency=frequency
+            )
             opens = max(previous, start_time + (round_number - 1) * frequency)
             times = []
             for _ in payers:
@@ -455,7 +500,12 @@ class _Builder:
                 block = _block_of(when)
                 tx = self._next_tx()
                 log = self.logs.take(block, 3)
-                late = when > deadline
+                late = rules.is_late(
+                    block_time=when,
+                    start_time=start_time,
+                    round_number=round_number,
+                    frequency=frequency,
+                )
                 self.late += late
                 self.contribution_id += 1
                 member = members[position]
@@ -485,14 +535,17 @@ class _Builder:
                     completed_block, completed_at = block, previous
         self.last_time = max(self.last_time, previous)
 
-        if plan.forming:
-            status, current_round, next_deadline, paid_this_round = "forming", 0, None, 0
-        elif completed_block is not None:
-            status, current_round, next_deadline, paid_this_round = "completed", size, None, 0
-        else:
-            current_round = payouts + 1
-            status, next_deadline = "active", start_time + current_round * frequency
-            paid_this_round = plan.contributions - payouts * size
+        state = rules.group_state_from_counts(
+            started_at=start_time,
+            completed=completed_block is not None,
+            member_count=size,
+            max_members=plan.max_members,
+            contribution_count=plan.contributions,
+            payout_count=payouts,
+            frequency=frequency,
+        )
+        status, current_round = state.status, state.current_round
+        next_deadline, paid_this_round = state.next_deadline, state.paid_this_round
         self.status_counts[status] += 1
         totals = self.token_totals[token_index]
         totals[0] += amount * plan.contributions
@@ -605,9 +658,11 @@ def build_dataset(
             """
             INSERT INTO ajo_syncstate (id, chain_id, contract_address, start_block, last_block,
                 last_block_hash, last_block_time, head_block, head_seen_at, total_events,
-                reorg_count, last_run_started_at, last_run_finished_at, last_run_events,
-                last_error, updated_at)
-            VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, 0, now(), now(), 0, '', now())
+                rolled_up_block, reorg_count, last_run_started_at, last_run_finished_at,
+                last_run_events, last_error, failure, failure_event, failure_attempts,
+                updated_at)
+            VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, 0, now(), now(), 0, '', '', '',
+                0, now())
             """,
             [
                 CHAIN_ID,
@@ -618,6 +673,7 @@ def build_dataset(
                 datetime.fromtimestamp(builder.last_time, tz=UTC),
                 last_block,
                 contribution_count + payout_count + membership_count + 2 * groups,
+                last_block,  # every total counts every row: nothing waits for a roll-up
             ],
         )
         for table in (
@@ -638,6 +694,11 @@ def build_dataset(
         conn.commit()
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+    # Checked before the comment marks it complete: a wrong dataset is never reused.
+    differences = verify_dataset(database_url)
+    if differences:
+        raise DatasetInvalid(differences)
+    with psycopg.connect(database_url, autocommit=True) as conn:
         _, name = _admin_url(database_url)
         conn.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(
@@ -689,7 +750,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse and dataset_matches(database_url=args.database_url, **params):
         print(json.dumps({"reused": True, "database_url": args.database_url, **params}))
         return 0
-    summary = build_dataset(database_url=args.database_url, **params)
+    try:
+        summary = build_dataset(database_url=args.database_url, **params)
+    except DatasetInvalid as exc:
+        print(f"dataset.py: {exc}:", *exc.differences, sep="\n", file=sys.stderr)
+        return 1
     print(json.dumps(asdict(summary)))
     return 0
 

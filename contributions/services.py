@@ -17,6 +17,7 @@ from collections import defaultdict
 from django.db import connection
 from django.db.models import Q
 
+from ajo.contract import rules
 from ajo.contract.events import ContributionMade, Event, PayoutSent
 from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
 from contributions.models import Contribution, Payout
@@ -85,8 +86,12 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         group_id = event.group_id
         amount = event.amount
         start = starts.get(group_id)
-        # late: mined after the round's deadline, start + round * frequency
-        is_late = start is not None and event.block_time > start[0] + event.round * start[1]
+        is_late = start is not None and rules.is_late(
+            block_time=event.block_time,
+            start_time=start[0],
+            round_number=event.round,
+            frequency=start[1],
+        )
         rows.append(
             (
                 group_id,

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 
+from ajo.contract import rules
 from ajo.contract.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from ajo.db import (
     bulk_insert,
@@ -195,43 +195,31 @@ def token_set_metadata(*, address: str, symbol: str, name: str, decimals: int | 
     )
 
 
-# The last second Python's datetime can hold (the end of year 9999, UTC).
-_LAST_SECOND = int(datetime.max.replace(tzinfo=UTC).timestamp())
-
-
-def round_deadline(start_time: datetime, round_number: int, frequency: int) -> datetime | None:
-    """When a round's payments are due: start + round * frequency. None past the end of
-    year 9999: a round length of centuries is valid on chain, but has no date to show."""
-    seconds = int(start_time.timestamp()) + round_number * frequency
-    return from_unix(seconds) if seconds <= _LAST_SECOND else None
+def _apply_state(group: Group, state: rules.GroupState) -> None:
+    group.status = state.status
+    group.current_round = state.current_round
+    group.next_deadline = from_unix(state.next_deadline)
+    group.paid_this_round = state.paid_this_round
 
 
 def group_apply_derived_state(group: Group) -> None:
-    """Status, round, deadline and round progress follow from the counters the events moved.
-
-    The contract pays out once every member has paid, so each payout closes one round: an
-    active group is in round payouts + 1, and has had `contributions - payouts * members`
-    payments so far in it. Rows read from view functions keep the state the contract reported.
-    """
+    """Status, round, deadline and round progress follow from the counters the events moved
+    (rules.group_state_from_counts). Rows read from view functions keep the state the
+    contract reported."""
     if group.source != Group.Source.EVENTS:
         return
-    if group.completed_block is not None:
-        group.status = Group.Status.COMPLETED
-        group.current_round = group.member_count
-        group.next_deadline = None
-        group.paid_this_round = 0
-    elif group.start_time is not None:
-        group.status = Group.Status.ACTIVE
-        group.current_round = min(group.payout_count + 1, group.max_members)
-        group.next_deadline = round_deadline(group.start_time, group.current_round, group.frequency)
-        group.paid_this_round = max(
-            group.contribution_count - group.payout_count * group.member_count, 0
-        )
-    else:
-        group.status = Group.Status.FORMING
-        group.current_round = 0
-        group.next_deadline = None
-        group.paid_this_round = 0
+    _apply_state(
+        group,
+        rules.group_state_from_counts(
+            started_at=int(group.start_time.timestamp()) if group.start_time else None,
+            completed=group.completed_block is not None,
+            member_count=group.member_count,
+            max_members=group.max_members,
+            contribution_count=group.contribution_count,
+            payout_count=group.payout_count,
+            frequency=group.frequency,
+        ),
+    )
 
 
 def groups_by_id(group_ids: Iterable[int]) -> dict[int, Group]:
@@ -682,13 +670,16 @@ def _group_store_view(*, view, members: list[str], block: int) -> Group | None:
     group.frequency = view.frequency
     group.max_members = view.max_members
     group.member_count = len(members)
-    group.status = view.status
-    group.current_round = view.current_round
     group.start_time = from_unix(view.start_time) if view.start_time else None
-    group.next_deadline = (
-        round_deadline(group.start_time, view.current_round, view.frequency)
-        if group.start_time is not None and view.is_active and not view.is_completed
-        else None
+    _apply_state(
+        group,
+        rules.group_state_from_view(
+            is_active=view.is_active,
+            is_completed=view.is_completed,
+            current_round=view.current_round,
+            start_time=view.start_time,
+            frequency=view.frequency,
+        ),
     )
     group.read_block = block
     if existing is None:

@@ -19,6 +19,7 @@ from ajo.admin.base import (
 )
 from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
 from ajo.admin.groups import GROUP_CARDS, USER_CARDS, GroupPage
+from ajo.contract import rules
 from contributions.models import Contribution, Payout
 from groups.models import Group, Membership, User
 
@@ -227,7 +228,11 @@ def user_event_cards(user: User) -> list[dict]:
 
 
 def group_rounds(group: Group, members: list[Membership], payouts: list[Payout]) -> list[dict]:
-    """Per round: how many paid (of how many), how many late, who is due the pot, who got it."""
+    """Per round: how many paid (of how many), how many late, who is due the pot, who got it.
+
+    "late" here counts late payments (rules.paid_late: the rows' is_late, set by
+    rules.is_late), not the unpaid members past the deadline that the API's `late` adds
+    (rules.behind): a past round's table stays what was paid, and counts in one query."""
     tallies = {
         row["round"]: row
         for row in Contribution.objects.filter(group_id=group.pk)
@@ -249,7 +254,9 @@ def group_rounds(group: Group, members: list[Membership], payouts: list[Payout])
                 "members": group.member_count,
                 "due": due.user if due else None,
                 "payout": by_round.get(number),
-                "current": number == group.current_round and group.status == "active",
+                "current": rules.round_is_open(
+                    status=group.status, current_round=group.current_round, round_number=number
+                ),
             }
         )
     return rounds

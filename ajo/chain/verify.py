@@ -13,6 +13,7 @@ from django.conf import settings
 
 from ajo.addresses import to_checksum
 from ajo.chain.rpc import RpcClient, RpcError
+from ajo.contract import rules
 from ajo.contract.artifacts import EVENT_BY_TOPIC
 from ajo.contract.deployment import contract_address
 from ajo.contract.reader import ContractReader, GroupView
@@ -140,9 +141,61 @@ def verify_groups(
         differences.extend(_verify_event_counts(reader, through, group_ids))
     if group_ids is None:
         differences.extend(_verify_balances(reader))
-        differences.extend(_verify_references())
-        differences.extend(_verify_totals())
+        differences.extend(verify_database())
     return differences
+
+
+def verify_database() -> list[str]:
+    """What the database must hold whatever the chain says, checked without a node: every
+    event row points at a stored group and user, membership and user totals equal the sums
+    of their rows, and each indexed group's state follows from its counters. verify_groups
+    runs it over the whole database; bench/dataset.py over the dataset it built."""
+    return [*_verify_references(), *_verify_totals(), *_verify_group_state()]
+
+
+_STATE_COLUMNS = ["status", "current_round", "next_deadline", "paid_this_round"]
+
+
+def _verify_group_state(limit: int = 5) -> list[str]:
+    """Status, current round, next deadline and round progress of every group indexed from
+    events are what rules.group_state_from_counts makes of its counters. Groups holding
+    values read from view functions keep the contract's state; the checks above hold those."""
+    counters = [
+        "start_time",
+        "completed_block",
+        "member_count",
+        "max_members",
+        "contribution_count",
+        "payout_count",
+        "frequency",
+    ]
+    rows = (
+        Group.objects.filter(source=Group.Source.EVENTS, read_block__isnull=True)
+        .values_list("id", *counters, *_STATE_COLUMNS)
+        .order_by("id")
+    )
+    lines = []
+    for group_id, start, completed, *counts, status, current, deadline, paid in rows.iterator(
+        chunk_size=5_000
+    ):
+        members, max_members, contributions, payouts, frequency = counts
+        state = rules.group_state_from_counts(
+            started_at=int(start.timestamp()) if start is not None else None,
+            completed=completed is not None,
+            member_count=members,
+            max_members=max_members,
+            contribution_count=contributions,
+            payout_count=payouts,
+            frequency=frequency,
+        )
+        expected = (state.status, state.current_round, state.next_deadline, state.paid_this_round)
+        actual = (status, current, int(deadline.timestamp()) if deadline else None, paid)
+        if actual != expected:
+            lines.append(
+                f"group {group_id}: (status, current round, next deadline, paid this round) "
+                f"{actual} in the database, {expected} from its counters"
+            )
+    return _first(lines, limit, "groups")
 
 
 def _verify_totals(limit: int = 5) -> list[str]:

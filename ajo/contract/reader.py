@@ -10,6 +10,7 @@ from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
 from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
+from ajo.contract import rules
 from ajo.contract.decode import chain_text
 
 _GROUP_TYPES = [
@@ -61,9 +62,9 @@ class GroupView:
 
     @property
     def status(self) -> str:
-        if self.is_completed:
-            return "completed"
-        return "active" if self.is_active else "forming"
+        return rules.group_status_from_view(
+            is_active=self.is_active, is_completed=self.is_completed
+        )
 
 
 @dataclass(frozen=True, slots=True)

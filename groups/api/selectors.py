@@ -6,6 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from ajo.api.representation import columns
+from ajo.contract import rules
 from contributions.selectors import contribution_list_for_round
 from groups.api.serializers import GroupDetailSerializer, RotationEntrySerializer
 from groups.models import Group
@@ -38,7 +39,10 @@ def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
     active = group.status == Group.Status.ACTIVE
     indexed = group.source == Group.Source.EVENTS
     deadline = group.next_deadline if active else None
-    overdue = deadline is not None and now > deadline
+    overdue = rules.is_overdue(
+        deadline=int(deadline.timestamp()) if deadline is not None else None,
+        now=now.timestamp(),
+    )
     current = CurrentRound(
         number=group.current_round,
         deadline=deadline,
@@ -60,17 +64,14 @@ def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
         membership.round_status = None
         if not (active and indexed):
             continue
-        if membership.user_id in paid_late:
-            late = paid_late[membership.user_id]
-            membership.round_status = "paid_late" if late else "paid"
-            current.paid.append(address)
-            if late:
-                current.late.append(address)
-        else:
-            membership.round_status = "overdue" if overdue else "due"
-            current.unpaid.append(address)
-            if overdue:
-                current.late.append(address)
+        paid = membership.user_id in paid_late
+        status = rules.member_round_status(
+            paid=paid, late=paid_late.get(membership.user_id, False), overdue=overdue
+        )
+        membership.round_status = status
+        (current.paid if paid else current.unpaid).append(address)
+        if rules.behind(status):
+            current.late.append(address)
     group.round = current
     group.rotation = members
     return group

@@ -559,6 +559,34 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     assert (body["round"]["deadline"], body["round"]["is_overdue"]) == (None, False)
 
 
+@pytest.mark.django_db
+def test_a_deadline_on_the_first_second_of_year_10000_stops_nothing(on_chain, client):
+    """datetime.max's float timestamp rounds up to 10000-01-01T00:00:00: a round due exactly
+    then is past what a date can hold, and must show no deadline rather than fail the window."""
+    a, b = on_chain.accounts[1], on_chain.accounts[2]
+    on_chain.fund(a, b)
+    start = on_chain.w3.eth.get_block("latest")["timestamp"] + 100
+    first_of_10000 = 253_402_300_800
+    receipt = on_chain.send(
+        on_chain.ajo.functions.createGroup(
+            "Millennium", on_chain.deployment.token, AMOUNT, first_of_10000 - start, 2
+        ),
+        a,
+    )
+    group_id = on_chain.ajo.events.GroupCreated().process_receipt(receipt)[0]["args"]["groupId"]
+    on_chain.rpc.call("evm_setNextBlockTimestamp", [start])
+    on_chain.join(group_id, b)  # fills the group: round 1 is due at start + frequency
+
+    sync.run()
+
+    group = Group.objects.get(id=group_id)
+    assert (group.status, group.current_round, group.next_deadline) == ("active", 1, None)
+    assert int(group.start_time.timestamp()) == start
+    assert verify_groups() == []
+    body = client.get(f"/api/groups/{group_id}/").json()
+    assert (body["next_deadline"], body["round"]["deadline"]) == (None, None)
+
+
 @pytest.mark.django_db(transaction=True)  # PostgreSQL: the pipelined writer, as ops run it
 def test_run_caches_that_start_over_past_their_bound_change_nothing(on_chain, monkeypatch):
     from groups.services import RunCache

@@ -180,3 +180,18 @@ def test_without_a_usable_contract_verify_chain_says_which_setting(settings, add
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
     assert out.getvalue() == ""
+
+
+def test_a_group_state_its_counters_do_not_make_is_named(synced):
+    """The round progress and deadline shown come from the counters (ajo.contract.rules): a
+    row that says otherwise is a difference, though no view function reports either."""
+    group = Group.objects.filter(status=Group.Status.ACTIVE).order_by("id").first()
+    Group.objects.filter(id=group.id).update(paid_this_round=group.paid_this_round + 1)
+    deadline = int(group.next_deadline.timestamp())
+
+    assert verify_chain_output() == [
+        f"group {group.id}: (status, current round, next deadline, paid this round) "
+        f"('active', {group.current_round}, {deadline}, {group.paid_this_round + 1}) in the "
+        f"database, ('active', {group.current_round}, {deadline}, {group.paid_this_round}) "
+        "from its counters"
+    ]
