@@ -182,6 +182,7 @@ def test_without_a_usable_contract_verify_chain_says_which_setting(settings, add
     assert out.getvalue() == ""
 
 
+@pytest.mark.django_db
 def test_a_group_state_its_counters_do_not_make_is_named(synced):
     """The round progress and deadline shown come from the counters (ajo.contract.rules): a
     row that says otherwise is a difference, though no view function reports either."""
