@@ -78,7 +78,7 @@ class DeferredWrites(list):
     """The writes recorded by `deferred_writes()`, to run later in order with `run()`.
 
     `barrier` is set by a writer that changed rows other code may still read from the
-    database (see groups.services.WindowGroups): run these writes before computing more."""
+    database (see groups.runstate.WindowGroups): run these writes before computing more."""
 
     barrier = False
 

@@ -22,14 +22,9 @@ from ajo.contract.events import ContributionMade, Event, PayoutSent
 from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
 from contributions.models import Contribution, Payout
 from groups.models import Membership, Token
-from groups.services import (
-    GROUP_STATE_FIELDS,
-    group_apply_derived_state,
-    group_save_many,
-    groups_by_id,
-    user_ensure_many,
-    user_recompute_many,
-)
+from groups.runstate import group_save_many, groups_by_id
+from groups.services import GROUP_STATE_FIELDS, group_apply_derived_state, user_ensure_many
+from groups.totals import user_recompute_many
 
 _EVENT_COLUMNS = ["tx_hash", "log_index", "block_number", "block_time"]
 
@@ -174,7 +169,7 @@ def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None 
     SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Memberships gain
     the sums of their new rows, contributions and payouts in one statement, so each row is
     rewritten once (in place: see groups migration 0005); then the users touched are set to
-    the sums of their memberships (groups.services.user_recompute_many).
+    the sums of their memberships (groups.totals.user_recompute_many).
     """
     where = "block_number > %s AND block_number <= %s" + (" AND tx_hash = %s" if tx_hash else "")
     params = [after_block, through_block, *([tx_hash] if tx_hash else [])]

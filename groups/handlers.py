@@ -11,24 +11,24 @@ from ajo.chain.handlers import (
     window_scope,
 )
 from ajo.contract.reader import ContractReader
-from groups import services
+from groups import chainview, runstate, services, totals
 from groups.models import Group, Membership, Token, User
 
 handles("GroupCreated", order=10)(services.group_record_created_many)
 handles("MemberJoined", order=20)(services.membership_record_joined_many)
 handles("GroupStarted", order=30)(services.group_record_started_many)
 handles("GroupCompleted", order=60)(services.group_record_completed_many)
-window_scope(services.group_window)
-on_checkpoint(services.view_reads_settle)
+window_scope(runstate.group_window)
+on_checkpoint(chainview.view_reads_settle)
 
 
 @on_revert(order=20)
 def groups_revert_above(context: RevertContext) -> None:
     """Undo groups, joins, starts and completions from orphaned blocks; rebuild totals."""
-    services.RunCache.clear()  # rows are about to be deleted
+    runstate.RunCache.clear()  # rows are about to be deleted
     block = context.block_number
     # What view reads of orphaned blocks stored goes as well: those blocks are not the chain.
-    dropped = services.view_reads_drop(after_block=block)
+    dropped = chainview.view_reads_drop(after_block=block)
     context.group_ids.update(dropped.group_ids)
     context.user_ids.update(dropped.user_ids)
     context.token_ids.update(dropped.token_ids)
@@ -50,8 +50,8 @@ def groups_revert_above(context: RevertContext) -> None:
     orphaned_groups.delete()
     Group.objects.filter(started_block__gt=block).update(start_time=None, started_block=None)
     Group.objects.filter(completed_block__gt=block).update(completed_block=None, completed_at=None)
-    services.group_recompute_many(group_ids=context.group_ids)
-    services.token_recompute_many(token_ids=context.token_ids)
+    totals.group_recompute_many(group_ids=context.group_ids)
+    totals.token_recompute_many(token_ids=context.token_ids)
     Token.objects.filter(id__in=context.token_ids, group_count=0).delete()
 
     # Wallets first seen in orphaned blocks and left with nothing are not on the chain any more.
@@ -59,7 +59,7 @@ def groups_revert_above(context: RevertContext) -> None:
         Exists(Membership.objects.filter(user=OuterRef("pk")))
         | Exists(Group.objects.filter(creator=OuterRef("pk")))
     ).filter(id__in=context.user_ids).delete()
-    services.user_recompute_many(
+    totals.user_recompute_many(
         user_ids=User.objects.filter(id__in=context.user_ids).values_list("id", flat=True)
     )
 

@@ -239,8 +239,8 @@ def _ensure_groups_known(decoded, block_number: int) -> None:
     """Events about a group created in an earlier, not yet indexed block need the group row:
     read it from the view functions first, as a cache-first API read would (at head -
     confirmations, so at or after this block: the group exists there)."""
+    from groups.chainview import group_refresh_from_chain
     from groups.models import Group
-    from groups.services import group_refresh_from_chain
 
     created = {event.group_id for event in decoded.get("GroupCreated", [])}
     referenced = {event.group_id for events in decoded.values() for event in events} - created

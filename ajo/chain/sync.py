@@ -49,7 +49,7 @@ from ajo.contract.decode import decode_logs
 from ajo.contract.deployment import contract_address
 from ajo.db import DeferredWrites, deferred_writes, from_unix
 from ajo.models import BlockRecord, SyncState
-from groups.services import RunCache
+from groups.runstate import RunCache
 
 logger = logging.getLogger("ajo.sync")
 
@@ -901,7 +901,7 @@ class Syncer:
 
         Exactness holds because nothing computed for n+1 reads what n writes: the windows
         cover disjoint block ranges, and every row n creates or changes is in the run's
-        caches (ids allocated up front, groups shared, see groups.services). Whatever could
+        caches (ids allocated up front, groups shared, see groups.runstate). Whatever could
         break that makes the writer answer "reorg" or "redo" (rows ingested ahead of the sync
         in that window included); the planned window is dropped, the caches cleared, and the
         loop starts again from the committed checkpoint, the window that conflicted written

@@ -68,7 +68,7 @@ def verify_groups(
         group_ids = sorted(set(group_ids))
     # Groups holding values read from view functions ahead of the checkpoint (a seat, a
     # start) are not the index's yet: the sync confirms or drops those values when its
-    # checkpoint reaches their read block (groups.services.view_reads_settle), and no such
+    # checkpoint reaches their read block (groups.chainview.view_reads_settle), and no such
     # value is left at or below the checkpoint after a window. Checked from then on.
     state = SyncState.objects.filter(pk=1).first()
     checkpoint = state.last_block if state is not None else None

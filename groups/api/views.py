@@ -29,6 +29,7 @@ from groups.api.serializers import (
     UserGroupSerializer,
     UserSerializer,
 )
+from groups.chainview import group_refresh_from_chain
 from groups.models import Group
 from groups.selectors import (
     group_list,
@@ -36,7 +37,6 @@ from groups.selectors import (
     membership_list_for_user,
     user_get_by_address,
 )
-from groups.services import group_refresh_from_chain
 
 GROUP_ID = OpenApiParameter(
     "group_id", int, OpenApiParameter.PATH, description="On-chain group id."

@@ -21,14 +21,12 @@ from contributions.services import (
 )
 from groups.models import Group, Membership, Token, User
 from groups.services import (
-    group_recompute_many,
     group_record_completed_many,
     group_record_created_many,
     group_record_started_many,
     membership_record_joined_many,
-    token_recompute_many,
-    user_recompute_many,
 )
+from groups.totals import group_recompute_many, token_recompute_many, user_recompute_many
 
 TOKEN = "0x" + "7" * 40
 MEMBERS = ["0x" + f"{n:040x}" for n in (0xA1, 0xA2, 0xA3)]

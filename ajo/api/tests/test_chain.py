@@ -7,11 +7,11 @@ from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.contract.decode import decode_logs
 from ajo.selectors import cache_stats
 from devtools.chainkit import AMOUNT, private_chain, rewound
+from groups.chainview import group_refresh_from_chain
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     group_record_created_many,
     group_record_started_many,
-    group_refresh_from_chain,
     membership_record_joined_many,
 )
 

@@ -589,7 +589,7 @@ def test_a_deadline_on_the_first_second_of_year_10000_stops_nothing(on_chain, cl
 
 @pytest.mark.django_db(transaction=True)  # PostgreSQL: the pipelined writer, as ops run it
 def test_run_caches_that_start_over_past_their_bound_change_nothing(on_chain, monkeypatch):
-    from groups.services import RunCache
+    from groups.runstate import RunCache
 
     sync.run()
     whole = database_snapshot()
