@@ -557,7 +557,7 @@ class GroupAdmin(ChainDerivedAdmin):
 
     @admin.action(description="Verify against chain", permissions=["run_chain_actions"])
     def verify_against_chain(self, request, queryset):
-        from ajo.chain.verify import verify_groups
+        from ajo.engine.verify import verify_groups
 
         group_ids = list(queryset.values_list("id", flat=True)[:500])
         try:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from ajo.chain import handlers
-from ajo.chain.rpc import RpcClient
-from ajo.chain.sync import ensure_state
 from ajo.contract.decode import decode_logs
 from ajo.contract.deployment import contract_address
+from ajo.engine import registry
+from ajo.engine.checkpoint import ensure_state
+from ajo.engine.rpc import RpcClient
 from ajo.models import BlockRecord, SyncState
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -120,12 +120,12 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
         _check_index_agrees(state, receipt)
         if _is_indexed(state, block_number):
             return result  # the sync stored this block's rows: they are in the database
-        applied = handlers.apply_events(decoded)
+        applied = registry.apply_events(decoded)
         # A transaction's rows land together (here, or in the sync's window for its block):
         # all new or none. New ones are rolled up now, unless the sync's next roll-up
         # covers their block already.
         if any(applied.values()) and not state.rolls_up_later(block_number):
-            handlers.roll_up(
+            registry.roll_up(
                 after_block=block_number - 1, through_block=block_number, tx_hash=tx_hash
             )
         state.ahead_block = max(state.ahead_block or 0, block_number)

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ajo.addresses import to_checksum
-from ajo.chain.rpc import RpcClient, RpcError
 from ajo.contract.artifacts import EVENT_BY_TOPIC
 from ajo.contract.deployment import contract_address
 from ajo.contract.reader import ContractReader, GroupView
+from ajo.engine import windows
+from ajo.engine.rpc import RpcClient, RpcError
 from ajo.models import SyncState
 from groups.models import Group, Membership
 
@@ -398,8 +399,6 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
     (or the earliest of the given groups' creation), in windows that start at
     SYNC_BATCH_BLOCKS blocks, double while they come back light and halve on provider
     limits: a few groups' logs (the admin's action) are read in a few requests."""
-    from ajo.chain.sync import TARGET_LOGS, is_limit_error
-
     first = SyncState.objects.get(pk=1).start_block
     query: dict = {"address": reader.address}
     if group_ids is not None:
@@ -417,7 +416,7 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
                 "eth_getLogs", [{**query, "fromBlock": hex(first), "toBlock": hex(last)}]
             )
         except RpcError as exc:
-            if is_limit_error(exc) and last > first:
+            if windows.is_limit_error(exc) and last > first:
                 size = max(1, (last - first + 1) // 2)
                 continue
             raise
@@ -425,7 +424,7 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
             name = EVENT_BY_TOPIC.get(log["topics"][0]) if log.get("topics") else None
             if name is not None and not log.get("removed"):
                 counts[int(log["topics"][1], 16), name] += 1
-        if len(logs) < TARGET_LOGS // 2:
+        if len(logs) < windows.TARGET_LOGS // 2:
             size = min(size * 2, widest)
         first = last + 1
     return counts
