@@ -25,7 +25,7 @@ ROLL_UP_EVENTS = 500_000
 
 
 class _RolledBack(Exception):
-    """Leaves a trial transaction (Syncer.find_failure), rolling it back."""
+    """Leaves a trial transaction (WindowWriter.find_failure), rolling it back."""
 
 
 class WindowWriter:

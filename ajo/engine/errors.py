@@ -11,9 +11,9 @@ class WindowFailed(SyncError):
     """A window that could not be applied: nothing of it was written, the checkpoint stays.
 
     `block` and `event` say where it fails when applying it again one block and one event
-    kind at a time found the spot (Syncer.find_failure); `event` can also name a step
+    kind at a time found the spot (ajo.engine.apply's find_failure); `event` can also name a step
     ("roll-up"). Without --follow the run stops on it; with --follow it is retried after a
-    backoff (see run)."""
+    backoff (see ajo.engine.loop.run)."""
 
     def __init__(
         self,

@@ -74,7 +74,7 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
 def record_failure(failure: WindowFailed, *, retry_in: float | None) -> None:
     """Keep a failed window where operators look: the sync state (admin, /api/sync/) and the
     worker's metrics. Attempts count up while the same block keeps failing (across runs too);
-    the window's commit clears it all (Syncer._close_window)."""
+    the window's commit clears it all (ajo.engine.apply's _close_window)."""
     now = timezone.now()
     block = failure.block if failure.block is not None else failure.first
     try:
@@ -122,6 +122,10 @@ ProgressCallback = Callable[[int, int, int, int], None]  # (first, current, targ
 
 
 class Syncer(WindowFetcher, WindowWriter, PipelinedWriter, ReorgHandler):
+    """One sync run's state and jobs: fetching (WindowFetcher), applying (WindowWriter), the
+    pipelined catch-up (PipelinedWriter), reorgs (ReorgHandler) and, here, the catch-up
+    loop and what follows a window's commit."""
+
     # PostgreSQL: compute each window while the previous one commits (a writer thread)
     pipelined = True
 
@@ -173,8 +177,6 @@ class Syncer(WindowFetcher, WindowWriter, PipelinedWriter, ReorgHandler):
         metrics.RPC_RETRIES.inc(max(retries - self._rpc_seen[0], 0))
         metrics.RPC_ERRORS.inc(max(errors - self._rpc_seen[1], 0))
         self._rpc_seen = (retries, errors)
-
-    # -- the loop ------------------------------------------------------------------------------
 
     def catch_up(self, to_block: int | None) -> None:
         """Index from the checkpoint to head - confirmations (or to_block), once."""

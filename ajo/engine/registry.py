@@ -1,4 +1,4 @@
-"""Registry of batch handlers: the chain layer knows logs, the apps know what events mean.
+"""Registry of batch handlers: the engine knows logs, the apps know what events mean.
 
 Apps register in their AppConfig.ready() (groups/handlers.py, contributions/handlers.py).
 Handlers run in `order` within one transaction per batch: the contract emits GroupCreated
