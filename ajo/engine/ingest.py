@@ -27,6 +27,8 @@ from ajo.engine import registry
 from ajo.engine.checkpoint import ensure_state
 from ajo.engine.rpc import RpcClient
 from ajo.models import BlockRecord, SyncState
+from groups.models import Group
+from groups.services import group_refresh_from_chain
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 BLOCK_HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -239,9 +241,6 @@ def _ensure_groups_known(decoded, block_number: int) -> None:
     """Events about a group created in an earlier, not yet indexed block need the group row:
     read it from the view functions first, as a cache-first API read would (at head -
     confirmations, so at or after this block: the group exists there)."""
-    from groups.models import Group
-    from groups.services import group_refresh_from_chain
-
     created = {event.group_id for event in decoded.get("GroupCreated", [])}
     referenced = {event.group_id for events in decoded.values() for event in events} - created
     known = set(Group.objects.filter(id__in=referenced).values_list("id", flat=True))

@@ -17,8 +17,10 @@ from ajo.contract.deployment import contract_address
 from ajo.contract.reader import ContractReader, GroupView
 from ajo.engine import windows
 from ajo.engine.rpc import RpcClient, RpcError
+from ajo.fields import Uint256Sum
 from ajo.models import SyncState
-from groups.models import Group, Membership
+from contributions.models import Contribution, Payout
+from groups.models import Group, Membership, Token, User
 
 
 def _reader(client: RpcClient | None) -> ContractReader:
@@ -181,9 +183,6 @@ def _sums(model, keys: list[str], waiting, **aggregates) -> dict[tuple, dict]:
 def _membership_totals_differences(waiting) -> list[str]:
     from django.db.models import Count, Max
 
-    from ajo.fields import Uint256Sum
-    from contributions.models import Contribution, Payout
-
     paid = _sums(
         Contribution, ["group_id", "member_id"], waiting, total=Uint256Sum("amount"), n=Count("id")
     )
@@ -211,10 +210,6 @@ def _membership_totals_differences(waiting) -> list[str]:
 
 def _user_totals_differences(waiting) -> list[str]:
     from django.db.models import Count
-
-    from ajo.fields import Uint256Sum
-    from contributions.models import Contribution, Payout
-    from groups.models import User
 
     paid = _sums(Contribution, ["member_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
     received = _sums(Payout, ["recipient_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
@@ -249,9 +244,6 @@ def _verify_references() -> list[str]:
     relations without database constraints (see contributions/models.py), so check here."""
     from django.db.models import Exists, OuterRef
 
-    from contributions.models import Contribution, Payout
-    from groups.models import User
-
     differences = []
     for model, user_field in ((Contribution, "member_id"), (Payout, "recipient_id")):
         label = model._meta.verbose_name_plural
@@ -280,8 +272,6 @@ def _indexed(queryset, field: str, through: int | None):
 def _verify_payments(reader: ContractReader, views, members, through) -> list[str]:
     """Every started group's rounds 1..currentRound, every member: a contribution row
     exactly when hasContributed says so (one batched eth_call per 500 checks)."""
-    from contributions.models import Contribution
-
     checks = [
         (group_id, round_number, member)
         for group_id, view in views.items()
@@ -332,8 +322,6 @@ def _completed_rounds(view: GroupView) -> range:
 
 def _verify_payouts(views, members, through) -> list[str]:
     """Each completed round paid the member at position round - 1, once; no other payouts."""
-    from contributions.models import Payout
-
     rows = _indexed(Payout.objects.filter(group_id__in=list(views)), "block_number", through)
     stored: dict[tuple[int, int], list[str]] = {}
     for group_id, round_number, recipient in rows.values_list(
@@ -433,8 +421,6 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
 def _row_counts(through: int, group_ids) -> Counter:
     from django.db.models import Count
 
-    from contributions.models import Contribution, Payout
-
     def per_group(queryset, field="group_id"):
         if group_ids is not None:
             queryset = queryset.filter(**{f"{field}__in": group_ids})
@@ -458,8 +444,6 @@ def _row_counts(through: int, group_ids) -> Counter:
 
 def _verify_balances(reader: ContractReader) -> list[str]:
     """The contract holds, per token, what was contributed and not yet paid out."""
-    from groups.models import Token
-
     differences = []
     for token in Token.objects.all():
         held = reader.token_balance(token.address, reader.address)
