@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class AjoConfig(AppConfig):
-    """The chain layer (ajo.chain) and its sync bookkeeping models."""
+    """The chain layer (ajo.engine) and its sync bookkeeping models."""
 
     name = "ajo"
     verbose_name = "Chain sync"

@@ -20,7 +20,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ajo.addresses import InvalidAddress, normalize_address
-from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from ajo.contract.deployment import contract_address
 from ajo.contract.reader import (
     ContractReader,
@@ -29,6 +28,7 @@ from ajo.contract.reader import (
     TokenMetadata,
     read_group_confirmed,
 )
+from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable
 from ajo.models import SyncState
 
 logger = logging.getLogger(__name__)

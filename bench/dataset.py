@@ -17,7 +17,7 @@ Group sizes vary around `members_per_group` (so the total of memberships is exac
 groups * members_per_group) because a group of m members holds at most m * m contributions;
 the requested number of contributions is met exactly unless it exceeds what the groups can hold.
 Lateness and group state come from `ajo.contract.rules`, as the sync's; after a build the
-database checks of `verify_chain` (`ajo.chain.verify.verify_database`) must find nothing, or
+database checks of `verify_chain` (`ajo.engine.verify.verify_database`) must find nothing, or
 the build fails with their differences.
 The database carries a comment with the parameters and the migrations it was built with, so
 `ensure_dataset()` (and `--reuse`) skips the build when an identical dataset is already there.
@@ -267,7 +267,7 @@ class DatasetInvalid(RuntimeError):
 # Run in a process of its own, whose Django is configured for the dataset's database.
 _VERIFY = (
     "import json, django; django.setup(); "
-    "from ajo.chain.verify import verify_database; print(json.dumps(verify_database()))"
+    "from ajo.engine.verify import verify_database; print(json.dumps(verify_database()))"
 )
 
 

@@ -31,7 +31,7 @@ os.environ.setdefault("SECRET_KEY", "bench-only-insecure-key")
 
 import psycopg  # noqa: E402
 
-from ajo.chain.rpc import RpcClient  # noqa: E402
+from ajo.engine.rpc import RpcClient  # noqa: E402
 from devtools import simulate  # noqa: E402
 from devtools.anvil import AnvilNode  # noqa: E402
 from devtools.deploy import deploy_contracts  # noqa: E402

@@ -1,6 +1,6 @@
-"""Chain-event handlers for contributions and payouts (registered with ajo.chain.handlers)."""
+"""Chain-event handlers for contributions and payouts (registered with ajo.engine.registry)."""
 
-from ajo.chain.handlers import RevertContext, handles, on_revert, on_roll_up
+from ajo.engine.registry import RevertContext, handles, on_revert, on_roll_up
 from contributions import services
 from contributions.models import Contribution, Payout
 

@@ -9,7 +9,7 @@ Membership and user totals (and the payout flags) are rolled up from the stored 
 by `totals_roll_up` over a block range: one UPDATE … FROM (SELECT … GROUP BY) per table. A
 user pays into many windows of a long sync, and rolling up once at the end of a catch-up
 updates each of those rows once instead of once per window, which was a third of the sync's
-database time. The sync decides when (see ajo.chain.sync: SyncState.rolled_up_block).
+database time. The sync decides when (see ajo.engine.loop: SyncState.rolled_up_block).
 """
 
 from collections import defaultdict

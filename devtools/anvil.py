@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
+from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable
 
 
 class AnvilError(RuntimeError):

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import connection
 from web3 import Web3
 
-from ajo.chain.rpc import RpcClient
 from ajo.contract.artifacts import EVENT_BY_TOPIC, ajo_abi, token_abi, token_bytecode
+from ajo.engine.rpc import RpcClient
 from contributions.models import Contribution, Payout
 from devtools import simulate
 from devtools.anvil import AnvilNode

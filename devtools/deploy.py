@@ -10,8 +10,8 @@ import requests
 from web3 import Web3
 from web3.exceptions import TimeExhausted
 
-from ajo.chain.rpc import RpcClient, RpcUnavailable
 from ajo.contract.artifacts import ajo_abi, ajo_bytecode, token_abi, token_bytecode
+from ajo.engine.rpc import RpcClient, RpcUnavailable
 
 TOKEN_NAME = "Test USD"
 TOKEN_SYMBOL = "TUSD"

@@ -25,7 +25,6 @@ from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 
 from ajo.addresses import InvalidAddress, normalize_address
-from ajo.chain.rpc import RpcClient, RpcError
 from ajo.contract.artifacts import (
     AJO_EVENTS,
     EVENT_BY_TOPIC,
@@ -35,6 +34,7 @@ from ajo.contract.artifacts import (
     ajo_abi,
     token_abi,
 )
+from ajo.engine.rpc import RpcClient, RpcError
 
 DAY = 86_400
 MAX_UINT256 = 2**256 - 1

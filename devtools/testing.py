@@ -17,8 +17,8 @@ import pytest
 from web3 import Web3
 from web3.contract import Contract
 
-from ajo.chain.rpc import RpcClient
 from ajo.contract.artifacts import ajo_abi, token_abi
+from ajo.engine.rpc import RpcClient
 from devtools.anvil import AnvilError, AnvilNode
 from devtools.deploy import deploy_contracts
 

@@ -1,8 +1,9 @@
-"""Chain-event handlers for groups and memberships (registered with ajo.chain.handlers)."""
+"""Chain-event handlers for groups and memberships (registered with ajo.engine.registry)."""
 
 from django.db.models import Exists, OuterRef, Q
 
-from ajo.chain.handlers import (
+from ajo.contract.reader import ContractReader
+from ajo.engine.registry import (
     RevertContext,
     handles,
     on_after_window,
@@ -10,7 +11,6 @@ from ajo.chain.handlers import (
     on_revert,
     window_scope,
 )
-from ajo.contract.reader import ContractReader
 from groups import chainview, runstate, services, totals
 from groups.models import Group, Membership, Token, User
 

@@ -5,7 +5,7 @@ Each `*_record_*_many` takes the decoded events of one type for a whole block ra
 which are new with one query keyed on the unique keys, writes the new rows with one bulk
 statement, and moves the totals of the rows they touch (loaded once, written back once).
 Applying the same batch twice changes nothing. Callers hold the write lock (see
-`ajo.chain.writelock`) and a transaction.
+`ajo.engine.writelock`) and a transaction.
 
 New rows get their ids before they are written (`ajo.db.bulk_insert_new` on PostgreSQL) and go
 into the run's caches (groups.runstate) at once, so no handler reads back what another one

@@ -25,7 +25,7 @@ from ajo.admin.base import (
     uint256_range_filter,
 )
 from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
-from ajo.chain.verify import verify_groups
+from ajo.engine.verify import verify_groups
 from groups.chainview import group_refresh_from_chain
 from groups.models import Group, Membership, Token, User
 from groups.selectors import group_members

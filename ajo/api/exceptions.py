@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ajo.addresses import InvalidAddress
-from ajo.chain import ingest
-from ajo.chain.rpc import RpcError, RpcUnavailable
-from ajo.chain.sync import SyncError
 from ajo.contract.deployment import ContractNotConfigured
+from ajo.engine import ingest
+from ajo.engine.errors import SyncError
+from ajo.engine.rpc import RpcError, RpcUnavailable
 
 logger = logging.getLogger(__name__)
 

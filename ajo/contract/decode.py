@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 
 from eth_abi import decode as abi_decode
 
-from ajo.chain.errors import DecodeError
 from ajo.contract.artifacts import event_topics
 from ajo.contract.events import (
     ContributionMade,
@@ -22,6 +21,7 @@ from ajo.contract.events import (
     MemberJoined,
     PayoutSent,
 )
+from ajo.engine.errors import DecodeError
 
 
 def _address(topic: str) -> str:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from eth_abi import decode, encode
 from eth_utils import function_signature_to_4byte_selector
 
-from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable
 from ajo.contract import rules
 from ajo.contract.decode import chain_text
+from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable
 
 _GROUP_TYPES = [
     "bytes",  # the name: decoded by chain_text, as the sync does

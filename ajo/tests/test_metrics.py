@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ajo.chain import metrics as sync_metrics
+from ajo.engine import metrics as sync_metrics
 from ajo.metrics import address_allowed
 from ajo.tests.test_production import gunicorn_server, migrated_env_for
 

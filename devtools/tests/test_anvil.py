@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from ajo.chain.rpc import RpcClient
+from ajo.engine.rpc import RpcClient
 from devtools.anvil import AnvilError, AnvilNode, anvil_binary
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from web3 import Web3
 
-from ajo.chain.rpc import RpcClient
 from ajo.contract.artifacts import EVENT_BY_TOPIC
+from ajo.engine.rpc import RpcClient
 from devtools.anvil import free_port
 
 SMALL_RUN = ["--groups", "6", "--members", "3", "--rounds", "3", "--seed", "1"]

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group as Role
 from django.urls import reverse
 
-from ajo.chain import sync
+from ajo.engine import loop
 from devtools.chainkit import point_settings_at, private_chain
 from groups.models import Group
 from groups.tests.factories import StaffFactory
@@ -19,7 +19,7 @@ def chain():
 @pytest.fixture
 def operator_client(client, chain, settings, admin_roles):
     point_settings_at(settings, chain)
-    sync.run()
+    loop.run()
     operator = StaffFactory()
     operator.groups.set([Role.objects.get(name="operator")])
     client.force_login(operator)

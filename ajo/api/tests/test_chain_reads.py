@@ -5,8 +5,8 @@ confirm. Each scenario ends with verify_chain agreeing with the chain."""
 import pytest
 from django.core.cache import cache
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.verify import verify_groups
 from devtools.chainkit import private_chain, rewound
 from groups.models import Group, Membership, Token, User
 
@@ -42,7 +42,7 @@ def test_a_group_read_ahead_then_reorged_away_leaves_only_the_new_chain_s_group(
     a, b, c, d = on_chain.accounts[1:5]
     fork = on_chain.snapshot()
     on_chain.mine(2)
-    sync.run()  # the checkpoint is on blocks the reorg below takes away
+    loop.run()  # the checkpoint is on blocks the reorg below takes away
     group_id = on_chain.create_group(a, max_members=3, name="Orphaned")
     on_chain.join(group_id, b)
     read_at = on_chain.head()
@@ -55,7 +55,7 @@ def test_a_group_read_ahead_then_reorged_away_leaves_only_the_new_chain_s_group(
     assert on_chain.create_group(c, max_members=2, name="Canonical") == group_id
     on_chain.join(group_id, d)
     on_chain.mine(5)  # the new chain is the longer one
-    summary = sync.run()
+    summary = loop.run()
 
     assert summary.reorgs == 1
     group = Group.objects.get(id=group_id)
@@ -76,7 +76,7 @@ def test_a_group_read_ahead_then_reorged_away_leaves_only_the_new_chain_s_group(
 @pytest.mark.django_db(transaction=True)
 def test_a_seat_read_ahead_is_confirmed_only_by_its_own_member(client, on_chain):
     a, b, c = on_chain.accounts[1:4]
-    sync.run()
+    loop.run()
     fork = on_chain.snapshot()
     group_id = on_chain.create_group(a, max_members=3, name="Seats")
     on_chain.join(group_id, b)
@@ -86,7 +86,7 @@ def test_a_seat_read_ahead_is_confirmed_only_by_its_own_member(client, on_chain)
     on_chain.revert(fork)
     assert on_chain.create_group(a, max_members=3, name="Seats") == group_id
     on_chain.join(group_id, c)
-    sync.run()
+    loop.run()
 
     seats = list(Membership.objects.filter(group_id=group_id).order_by("position"))
     assert [(s.user.address, s.position) for s in seats] == [(a.lower(), 0), (c.lower(), 1)]
@@ -101,13 +101,13 @@ def test_a_seat_read_ahead_is_confirmed_only_by_its_own_member(client, on_chain)
 @pytest.mark.django_db
 def test_a_seat_whose_member_matches_is_confirmed_in_place(client, on_chain):
     a, b, c = on_chain.accounts[1:4]
-    sync.run()
+    loop.run()
     group_id = on_chain.create_group(a, max_members=3, name="Matching")
     on_chain.join(group_id, b)
     assert detail(client, group_id).status_code == 200
     seat_ids = list(Membership.objects.order_by("position").values_list("id", flat=True))
     on_chain.join(group_id, c)  # after the read: the events bring this seat
-    sync.run()
+    loop.run()
     seats = list(Membership.objects.filter(group_id=group_id).order_by("position"))
     assert [s.id for s in seats[:2]] == seat_ids  # the seats read ahead, confirmed
     assert [s.user.address for s in seats] == [a.lower(), b.lower(), c.lower()]
@@ -119,7 +119,7 @@ def test_a_seat_whose_member_matches_is_confirmed_in_place(client, on_chain):
 @pytest.mark.django_db
 def test_a_group_read_from_a_block_the_chain_left_goes_once_the_sync_passes_it(client, on_chain):
     a, b = on_chain.accounts[1:3]
-    sync.run()
+    loop.run()
     fork = on_chain.snapshot()
     group_id = on_chain.create_group(a, max_members=2, name="Never")
     on_chain.join(group_id, b)  # a full group: it started, on that fork
@@ -127,7 +127,7 @@ def test_a_group_read_from_a_block_the_chain_left_goes_once_the_sync_passes_it(c
     on_chain.revert(fork)
     on_chain.mine(3)  # the chain goes on without it: no event will ever speak of it
 
-    sync.run()
+    loop.run()
 
     assert not Group.objects.exists()
     assert not Membership.objects.exists()
@@ -160,7 +160,7 @@ def test_a_group_not_yet_confirmations_deep_is_404_and_not_stored(client, on_cha
 @pytest.mark.django_db
 def test_a_read_of_a_block_the_sync_has_indexed_is_not_stored(client, on_chain):
     group_id = on_chain.create_group(on_chain.accounts[1], name="Indexed")
-    sync.run()
+    loop.run()
     # The index lacks the group at a block it has indexed (as when the node serves another
     # fork): a read at that block cannot be stored, the sync would never correct it.
     Group.objects.filter(id=group_id).delete()
@@ -172,20 +172,20 @@ def test_a_read_of_a_block_the_sync_has_indexed_is_not_stored(client, on_chain):
 @pytest.mark.django_db
 def test_verify_agrees_while_values_read_ahead_wait_for_the_sync(client, on_chain):
     a, b = on_chain.accounts[1:3]
-    sync.run()
+    loop.run()
     group_id = on_chain.create_group(a, max_members=3, name="Ahead")
     created_at = on_chain.head()
     on_chain.join(group_id, b)
     assert rotation(detail(client, group_id).json()) == [a, b]
 
-    sync.run(to_block=created_at)  # the group's creation is indexed, b's join is not yet
+    loop.run(to_block=created_at)  # the group's creation is indexed, b's join is not yet
 
     group = Group.objects.get(id=group_id)
     assert (group.source, group.member_count, group.read_block) == ("events", 2, created_at + 1)
     assert rotation(detail(client, group_id).json()) == [a, b]  # the read's seat stays
     assert verify_groups() == []  # nothing the index holds disagrees with the chain there
 
-    sync.run()
+    loop.run()
     assert Group.objects.get(id=group_id).read_block is None
     assert verify_groups() == []
     # a value read ahead that outlived its block would be a difference

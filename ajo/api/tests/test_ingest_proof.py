@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import (
@@ -96,7 +96,7 @@ def test_a_block_the_index_holds_in_another_version_is_409_until_the_sync_revert
     a, b = on_chain.accounts[1:3]
     fork = on_chain.snapshot()
     on_chain.create_group(a, name="Indexed, then orphaned")
-    sync.run()
+    loop.run()
     before = database_snapshot()
     on_chain.revert(fork)
     create = on_chain.ajo.functions.createGroup("Canonical", *group_args(on_chain))
@@ -107,7 +107,7 @@ def test_a_block_the_index_holds_in_another_version_is_409_until_the_sync_revert
     assert body["code"] == "reorg_pending"
     assert "a reorg is pending" in body["message"]
     assert database_snapshot() == before  # the sync reverts the old block, not the ingest
-    sync.run()
+    loop.run()
     response = ingest(client, replaced)
     assert response.status_code == 200, response.content
     assert response.json()["applied"] == 0  # the sync has it now
@@ -119,7 +119,7 @@ def test_a_block_the_index_holds_in_another_version_is_409_until_the_sync_revert
 def test_an_indexed_block_the_index_saw_without_events_is_409(client, on_chain):
     fork = on_chain.snapshot()
     on_chain.mine(3)
-    sync.run()  # blocks indexed with no contract event: no block hash kept for them
+    loop.run()  # blocks indexed with no contract event: no block hash kept for them
     on_chain.revert(fork)
     create = on_chain.ajo.functions.createGroup("Unseen", *group_args(on_chain))
     receipt = on_chain.send(create, on_chain.accounts[1])
@@ -194,7 +194,7 @@ def test_a_block_already_indexed_is_answered_from_the_database(client, on_chain)
     a, b = on_chain.accounts[1:3]
     group_id = on_chain.create_group(a, max_members=2)
     joined = on_chain.join(group_id, b)
-    sync.run()
+    loop.run()
     before = database_snapshot()
 
     response = ingest(client, joined)

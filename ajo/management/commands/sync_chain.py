@@ -1,4 +1,4 @@
-"""manage.py sync_chain: index the contract's events into the database (see ajo.chain.sync)."""
+"""manage.py sync_chain: index the contract's events into the database (see ajo.engine.loop)."""
 
 import gc
 import json
@@ -10,9 +10,10 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ajo.chain import sync
-from ajo.chain.progress import SyncProgress
 from ajo.contract.deployment import ContractNotConfigured
+from ajo.engine import loop, metrics
+from ajo.engine.errors import SyncError
+from ajo.engine.progress import SyncProgress
 
 logger = logging.getLogger("ajo.sync")
 
@@ -77,8 +78,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
 
         if options["metrics_port"]:
-            from ajo.chain import metrics
-
             metrics.start_metrics_server(options["metrics_port"])
 
         progress = SyncProgress(self.stderr._out)
@@ -91,7 +90,7 @@ class Command(BaseCommand):
 
         try:
             with _rare_gc():
-                summary = sync.run(
+                summary = loop.run(
                     from_block=options["from_block"],
                     to_block=options["to_block"],
                     follow=options["follow"],
@@ -103,7 +102,7 @@ class Command(BaseCommand):
                     on_standby=on_standby,
                     reindex_first=options["reindex"],
                 )
-        except (sync.SyncError, ContractNotConfigured) as exc:
+        except (SyncError, ContractNotConfigured) as exc:
             progress.finish()
             raise CommandError(str(exc)) from None
         progress.finish()

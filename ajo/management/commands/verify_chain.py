@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ajo.chain.rpc import RpcError, RpcUnavailable
-from ajo.chain.sync import SyncError
-from ajo.chain.verify import verify_groups
 from ajo.contract.deployment import ContractNotConfigured
+from ajo.engine.errors import SyncError
+from ajo.engine.rpc import RpcError, RpcUnavailable
+from ajo.engine.verify import verify_groups
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ajo.chain.rpc import RpcError, RpcUnavailable
+from ajo.engine.rpc import RpcError, RpcUnavailable
 from devtools.deploy import DeployError, deploy_contracts, write_env
 
 

@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ajo.chain.rpc import RpcError, RpcUnavailable
+from ajo.engine.rpc import RpcError, RpcUnavailable
 from devtools.simulate import SimulationError, run
 
 

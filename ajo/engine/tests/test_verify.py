@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import private_chain, rewound
@@ -27,7 +27,7 @@ def chain():
 def synced(chain, settings):
     """The simulated chain indexed, and verify_chain agreeing with it."""
     with rewound(chain, settings):
-        sync.run()
+        loop.run()
         assert verify_groups() == []
         yield chain
 

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from ajo.chain import handlers
-from ajo.chain.rpc import RpcClient
-from ajo.chain.sync import ensure_state
 from ajo.contract.decode import decode_logs
 from ajo.contract.deployment import contract_address
+from ajo.engine import registry
+from ajo.engine.checkpoint import ensure_state
+from ajo.engine.rpc import RpcClient
 from ajo.models import BlockRecord, SyncState
+from groups.chainview import group_refresh_from_chain
+from groups.models import Group
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 BLOCK_HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -120,12 +122,12 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
         _check_index_agrees(state, receipt)
         if _is_indexed(state, block_number):
             return result  # the sync stored this block's rows: they are in the database
-        applied = handlers.apply_events(decoded)
+        applied = registry.apply_events(decoded)
         # A transaction's rows land together (here, or in the sync's window for its block):
         # all new or none. New ones are rolled up now, unless the sync's next roll-up
         # covers their block already.
         if any(applied.values()) and not state.rolls_up_later(block_number):
-            handlers.roll_up(
+            registry.roll_up(
                 after_block=block_number - 1, through_block=block_number, tx_hash=tx_hash
             )
         state.ahead_block = max(state.ahead_block or 0, block_number)
@@ -239,9 +241,6 @@ def _ensure_groups_known(decoded, block_number: int) -> None:
     """Events about a group created in an earlier, not yet indexed block need the group row:
     read it from the view functions first, as a cache-first API read would (at head -
     confirmations, so at or after this block: the group exists there)."""
-    from groups.chainview import group_refresh_from_chain
-    from groups.models import Group
-
     created = {event.group_id for event in decoded.get("GroupCreated", [])}
     referenced = {event.group_id for events in decoded.values() for event in events} - created
     known = set(Group.objects.filter(id__in=referenced).values_list("id", flat=True))

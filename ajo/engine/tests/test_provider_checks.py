@@ -13,11 +13,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from prometheus_client import REGISTRY
 
-from ajo.chain import sync
-from ajo.chain.checks import ProviderLie, bloom_mask, check_logs
-from ajo.chain.rpc import RpcClient
-from ajo.chain.verify import verify_groups
 from ajo.contract.artifacts import EVENT_BY_TOPIC, TOPIC_CONTRIBUTION_MADE, TOPIC_PAYOUT_SENT
+from ajo.engine import loop, windows
+from ajo.engine.checks import ProviderLie, bloom_mask, check_logs
+from ajo.engine.rpc import RpcClient
+from ajo.engine.verify import verify_groups
 from ajo.models import BlockRecord, SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import private_chain, rewound
@@ -33,7 +33,7 @@ def chain():
 
 @pytest.fixture
 def on_chain(chain, settings, monkeypatch):
-    monkeypatch.setattr(sync, "CHECK_BACKOFF", 0.01)
+    monkeypatch.setattr(windows, "CHECK_BACKOFF", 0.01)
     with rewound(chain, settings):
         yield chain
 
@@ -134,7 +134,7 @@ def test_a_lie_told_once_is_fetched_again(proxy, on_chain, lie):
     before = metric("ajo_sync_provider_refetches_total", check=check)
     proxy.lie_next(1, lie)
 
-    summary = sync.run(client=client_for(proxy))
+    summary = loop.run(client=client_for(proxy))
 
     assert proxy.lies_told == 1
     assert summary.events == len(raw_logs(on_chain))
@@ -149,7 +149,7 @@ def test_a_node_behind_the_head_is_waited_for(proxy, on_chain):
     middle = (on_chain.deployment.block + on_chain.head()) // 2
     proxy.lag(middle, answers=2)
     before = metric("ajo_sync_provider_refetches_total", check="omitted")
-    summary = sync.run(client=client_for(proxy), batch_blocks=100_000)
+    summary = loop.run(client=client_for(proxy), batch_blocks=100_000)
     assert proxy.lag_above is None  # it caught up
     assert metric("ajo_sync_provider_refetches_total", check="omitted") == before + 2
     assert summary.events == len(raw_logs(on_chain))
@@ -162,7 +162,7 @@ def test_a_dense_bloom_does_not_stop_the_sync(proxy, on_chain):
     by one query for that block, counted, and the sync goes on."""
     proxy.bloom = "full"
     before = metric("ajo_sync_bloom_false_positives_total")
-    summary = sync.run(client=client_for(proxy))
+    summary = loop.run(client=client_for(proxy))
     blocks = on_chain.head() - on_chain.deployment.block + 1
     with_logs = len({log["blockNumber"] for log in raw_logs(on_chain)})
     assert metric("ajo_sync_bloom_false_positives_total") - before >= blocks - with_logs
@@ -174,7 +174,7 @@ def test_a_dense_bloom_does_not_stop_the_sync(proxy, on_chain):
 def test_suspects_are_confirmed_in_batches_the_provider_accepts(proxy, on_chain):
     proxy.bloom = "full"
     proxy.max_getlogs_batch = 3
-    summary = sync.run(client=client_for(proxy), batch_blocks=100_000)
+    summary = loop.run(client=client_for(proxy), batch_blocks=100_000)
     assert summary.events == len(raw_logs(on_chain))
     assert_database_is_the_chain(on_chain)
 
@@ -184,7 +184,7 @@ def test_headers_come_by_eth_getheaderbynumber_where_the_node_has_it(proxy, on_c
     """Where the node answers eth_getHeaderByNumber the sync reads headers with it (no
     transaction list); anvil lacks it, and every other test runs on the fallback."""
     proxy.serve_headers = True
-    summary = sync.run(client=client_for(proxy))
+    summary = loop.run(client=client_for(proxy))
     assert proxy.header_calls > on_chain.head() - on_chain.deployment.block
     assert summary.events == len(raw_logs(on_chain))
     assert_database_is_the_chain(on_chain)
@@ -193,7 +193,7 @@ def test_headers_come_by_eth_getheaderbynumber_where_the_node_has_it(proxy, on_c
 @pytest.mark.django_db
 def test_a_node_without_eth_getheaderbynumber_is_no_rpc_error(on_chain):
     before = metric("ajo_sync_rpc_errors_total")
-    sync.run()
+    loop.run()
     assert metric("ajo_sync_rpc_errors_total") == before
     assert_database_is_the_chain(on_chain)
 
@@ -226,7 +226,7 @@ def first_block_with_logs_after(chain, block: int) -> int:
 )
 def test_a_lie_that_persists_stops_the_sync_before_the_bad_window(proxy, on_chain, setup, message):
     middle = (on_chain.deployment.block + on_chain.head()) // 2
-    sync.run(to_block=middle, client=client_for(proxy))
+    loop.run(to_block=middle, client=client_for(proxy))
     bad = first_block_with_logs_after(on_chain, middle)
     setup(proxy, middle)
 
@@ -244,5 +244,5 @@ def test_a_lie_that_persists_stops_the_sync_before_the_bad_window(proxy, on_chai
     assert not Membership.objects.filter(joined_block__gt=state.last_block).exists()
 
     proxy.clear()
-    sync.run(client=client_for(proxy))
+    loop.run(client=client_for(proxy))
     assert_database_is_the_chain(on_chain)

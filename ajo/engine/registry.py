@@ -1,4 +1,4 @@
-"""Registry of batch handlers: the chain layer knows logs, the apps know what events mean.
+"""Registry of batch handlers: the engine knows logs, the apps know what events mean.
 
 Apps register in their AppConfig.ready() (groups/handlers.py, contributions/handlers.py).
 Handlers run in `order` within one transaction per batch: the contract emits GroupCreated
@@ -69,7 +69,7 @@ def on_roll_up(fn):
     """Register `fn(*, after_block, through_block, tx_hash=None)`: fold the stored rows of
     those blocks (or of that one transaction) into totals kept up to date in bulk rather
     than per batch. The sync calls it at the end of a catch-up, every ROLL_UP_EVENTS events
-    and before a revert (ajo.chain.sync); tx ingest for the rows it inserted."""
+    and before a revert (ajo.engine.checkpoint); tx ingest for the rows it inserted."""
     if fn not in _roll_up_hooks:
         _roll_up_hooks.append(fn)
     return fn

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from ajo.chain.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
+from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
 from devtools import faultproxy
 from devtools.anvil import free_port
 

@@ -7,10 +7,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from ajo.chain import sync
-from ajo.chain.rpc import RpcClient
-from ajo.chain.verify import verify_groups
-from ajo.chain.writelock import WriterLock
+from ajo.engine import apply, loop, windows
+from ajo.engine.errors import SyncError
+from ajo.engine.rpc import RpcClient
+from ajo.engine.verify import verify_groups
+from ajo.engine.writelock import WriterLock
 from ajo.models import BlockRecord, SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import (
@@ -52,7 +53,7 @@ def fast_client(url: str, **kwargs) -> RpcClient:
 
 @pytest.mark.django_db
 def test_sync_mirrors_the_chain_exactly(on_chain):
-    summary = sync.run()
+    summary = loop.run()
 
     logs = on_chain.log_counts()
     assert summary.events == sum(logs.values())
@@ -83,24 +84,24 @@ def test_sync_mirrors_the_chain_exactly(on_chain):
 
 @pytest.mark.django_db
 def test_second_run_changes_nothing(on_chain):
-    sync.run()
+    loop.run()
     before = database_snapshot()
-    again = sync.run()
+    again = loop.run()
     assert again.events == 0
     assert database_snapshot() == before
 
 
 @pytest.mark.django_db
 def test_window_size_does_not_change_the_result(on_chain, monkeypatch):
-    sync.run(batch_blocks=1)
+    loop.run(batch_blocks=1)
     one_block_windows = database_snapshot()
-    sync.run(reindex_first=True, batch_blocks=100_000)
+    loop.run(reindex_first=True, batch_blocks=100_000)
     assert database_snapshot() == one_block_windows
 
     # one big window written in parts of about 40 events, each with its own checkpoint
-    monkeypatch.setattr(sync, "TARGET_LOGS", 40)
+    monkeypatch.setattr(windows, "TARGET_LOGS", 40)
     checkpoints = []
-    summary = sync.run(
+    summary = loop.run(
         reindex_first=True,
         batch_blocks=100_000,
         on_window=lambda syncer: checkpoints.append(SyncState.objects.get().last_block),
@@ -115,10 +116,10 @@ def test_window_size_does_not_change_the_result(on_chain, monkeypatch):
 def test_to_block_then_resume(on_chain):
     head = on_chain.head()
     middle = (on_chain.deployment.block + head) // 2
-    first = sync.run(to_block=middle)
+    first = loop.run(to_block=middle)
     assert first.to_block == middle
     assert SyncState.objects.get().last_block == middle
-    rest = sync.run()
+    rest = loop.run()
     assert rest.from_block == middle + 1
     assert first.events + rest.events == sum(on_chain.log_counts().values())
     assert verify_groups() == []
@@ -133,7 +134,7 @@ def pipeline_log(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("the pipelined writer runs on PostgreSQL")
     log = {"planned": [], "outcomes": []}
-    plan, commit = sync.Syncer.plan_window, sync.Syncer.commit_planned
+    plan, commit = loop.Syncer.plan_window, loop.Syncer.commit_planned
 
     def recording_plan(self, window):
         log["planned"].append(window)
@@ -143,25 +144,25 @@ def pipeline_log(monkeypatch):
         log["outcomes"].append(commit(self, window, writes, **options))
         return log["outcomes"][-1]
 
-    monkeypatch.setattr(sync.Syncer, "plan_window", recording_plan)
-    monkeypatch.setattr(sync.Syncer, "commit_planned", recording_commit)
+    monkeypatch.setattr(loop.Syncer, "plan_window", recording_plan)
+    monkeypatch.setattr(loop.Syncer, "commit_planned", recording_commit)
     # small windows: a group's joins, payments and payouts fall in different windows, so
     # each planned window needs rows the window before it is still committing
-    monkeypatch.setattr(sync, "TARGET_LOGS", 40)
+    monkeypatch.setattr(windows, "TARGET_LOGS", 40)
     return log
 
 
 @pytest.mark.django_db(transaction=True)
 def test_pipelined_writer_gives_the_database_of_one_window_at_a_time(on_chain, pipeline_log):
-    sync.Syncer.pipelined = False
+    loop.Syncer.pipelined = False
     try:
-        sync.run(batch_blocks=100_000)
+        loop.run(batch_blocks=100_000)
     finally:
-        sync.Syncer.pipelined = True
+        loop.Syncer.pipelined = True
     one_at_a_time = database_snapshot()
     assert pipeline_log["outcomes"] == []
 
-    summary = sync.run(reindex_first=True, batch_blocks=100_000)
+    summary = loop.run(reindex_first=True, batch_blocks=100_000)
 
     assert summary.windows > 3
     assert pipeline_log["outcomes"] == ["done"] * summary.windows
@@ -172,7 +173,7 @@ def test_pipelined_writer_gives_the_database_of_one_window_at_a_time(on_chain, p
 @pytest.mark.django_db(transaction=True)
 def test_pipelined_window_that_conflicts_is_computed_again(on_chain, pipeline_log, monkeypatch):
     """A wallet stored by someone else (an API read) between planning and commit."""
-    monkeypatch.setattr(sync, "TARGET_LOGS", 5)  # joins spread over several windows
+    monkeypatch.setattr(windows, "TARGET_LOGS", 5)  # joins spread over several windows
     stored = []
 
     def api_stores_a_wallet_first(syncer):
@@ -187,7 +188,7 @@ def test_pipelined_window_that_conflicts_is_computed_again(on_chain, pipeline_lo
             User.objects.create(username=joining[0], address=joining[0])
             stored.append(joining[0])
 
-    summary = sync.run(batch_blocks=100_000, on_window=api_stores_a_wallet_first)
+    summary = loop.run(batch_blocks=100_000, on_window=api_stores_a_wallet_first)
 
     assert stored and "redo" in pipeline_log["outcomes"]
     assert summary.events == sum(on_chain.log_counts().values())
@@ -211,13 +212,13 @@ def test_reorg_that_removes_a_payout(on_chain):
     on_chain.contribute(group_id, a)
     fork = on_chain.snapshot()
     on_chain.contribute(group_id, b)  # last payment of round 1: pays the pot out
-    sync.run()
+    loop.run()
     assert Payout.objects.filter(group_id=group_id, round=1).count() == 1
     assert User.objects.get(address=a.lower()).total_received == AMOUNT * 2
 
     on_chain.revert(fork)
     on_chain.mine(3)  # the canonical chain is now longer and has no payout
-    summary = sync.run()
+    summary = loop.run()
 
     assert summary.reorgs == 1
     assert not Payout.objects.filter(group_id=group_id).exists()
@@ -238,14 +239,14 @@ def test_reorg_that_moves_a_contribution_to_another_block(on_chain):
     on_chain.join(group_id, c)
     fork = on_chain.snapshot()
     first = on_chain.contribute(group_id, b)
-    sync.run()
+    loop.run()
     assert Contribution.objects.get(group_id=group_id).block_number == first["blockNumber"]
 
     on_chain.revert(fork)
     on_chain.mine(2)
     moved = on_chain.contribute(group_id, b)
     assert moved["blockNumber"] != first["blockNumber"]
-    sync.run()
+    loop.run()
 
     contribution = Contribution.objects.get(group_id=group_id)
     assert contribution.block_number == moved["blockNumber"]
@@ -258,18 +259,18 @@ def test_reorg_that_moves_a_contribution_to_another_block(on_chain):
 def test_reorg_that_removes_a_whole_group(on_chain):
     creator, joiner = on_chain.accounts[5], on_chain.accounts[6]
     before = database_snapshot()
-    sync.run()
+    loop.run()
     before = database_snapshot()
     fork = on_chain.snapshot()
     on_chain.fund(creator, joiner)
     group_id = on_chain.create_group(creator, max_members=3, name="Gone Tomorrow")
     on_chain.join(group_id, joiner)
-    sync.run()
+    loop.run()
     assert Group.objects.filter(id=group_id).exists()
     assert User.objects.filter(address=joiner.lower()).exists()
 
     on_chain.revert(fork)  # the chain is now shorter than the checkpoint
-    sync.run()
+    loop.run()
 
     assert not Group.objects.filter(id=group_id).exists()
     assert not User.objects.filter(address__in=[creator.lower(), joiner.lower()]).exists()
@@ -286,7 +287,7 @@ def test_transient_rpc_failures_are_retried(proxy, on_chain):
     for kind in ("refuse", "http500", "http429", "garbage", "http503", "timeout"):
         proxy.fail_next(1, kind)
     client = fast_client(proxy.url, timeout=1.0, max_retries=8)
-    summary = sync.run(client=client)
+    summary = loop.run(client=client)
     assert client.retries >= 6
     assert summary.events == sum(on_chain.log_counts().values())
     assert verify_groups() == []
@@ -294,15 +295,15 @@ def test_transient_rpc_failures_are_retried(proxy, on_chain):
 
 @pytest.mark.django_db
 def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain, monkeypatch):
-    monkeypatch.setattr(sync, "TARGET_LOGS", 2)  # one-block windows: the node dies mid-run
+    monkeypatch.setattr(windows, "TARGET_LOGS", 2)  # one-block windows: the node dies mid-run
     middle = (on_chain.deployment.block + on_chain.head()) // 2
-    sync.run(to_block=middle, client=fast_client(proxy.url))
+    loop.run(to_block=middle, client=fast_client(proxy.url))
 
     def node_goes_down(syncer):
         proxy.fail_always("http503")
 
-    with pytest.raises(sync.SyncError) as raised:
-        sync.run(
+    with pytest.raises(SyncError) as raised:
+        loop.run(
             client=fast_client(proxy.url, max_retries=2), batch_blocks=2, on_window=node_goes_down
         )
 
@@ -318,7 +319,7 @@ def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain
     assert "503" in state.last_error
 
     proxy.clear()
-    sync.run(client=fast_client(proxy.url))
+    loop.run(client=fast_client(proxy.url))
     assert verify_groups() == []
 
 
@@ -326,7 +327,7 @@ def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain
 def test_getlogs_window_shrinks_on_provider_limits_and_grows_back(proxy):
     proxy.max_log_range = 4
     sizes: list[int] = []
-    sync.run(
+    loop.run(
         client=fast_client(proxy.url),
         batch_blocks=64,
         on_window=lambda syncer: sizes.append(syncer.window_size),
@@ -346,20 +347,20 @@ def test_a_second_writer_is_refused(on_chain):
     holder = WriterLock()
     assert holder.try_acquire()
     try:
-        with pytest.raises(sync.SyncError, match="another sync_chain is already writing"):
-            sync.run()
+        with pytest.raises(SyncError, match="another sync_chain is already writing"):
+            loop.run()
     finally:
         holder.release()
-    assert sync.run().events > 0
+    assert loop.run().events > 0
 
 
 @pytest.mark.django_db
 def test_another_contract_is_refused(on_chain, settings):
-    sync.run()
+    loop.run()
     other = deploy_contracts(rpc_url=on_chain.url)
     settings.AJO_CONTRACT_ADDRESS = other.ajo
-    with pytest.raises(sync.SyncError) as raised:
-        sync.run()
+    with pytest.raises(SyncError) as raised:
+        loop.run()
     assert f"this database indexes chain 31337 contract {on_chain.deployment.ajo}" in str(
         raised.value
     )
@@ -384,8 +385,8 @@ def test_bad_contract_address_is_a_clear_error(on_chain, settings, address, mess
 @pytest.mark.django_db
 def test_unreachable_node_is_a_clear_error(settings, on_chain):
     settings.CHAIN_RPC_URL = "http://127.0.0.1:9"
-    with pytest.raises(sync.SyncError, match="cannot reach the chain"):
-        sync.run(client=fast_client("http://127.0.0.1:9", max_retries=1))
+    with pytest.raises(SyncError, match="cannot reach the chain"):
+        loop.run(client=fast_client("http://127.0.0.1:9", max_retries=1))
 
 
 @pytest.mark.django_db
@@ -397,7 +398,7 @@ def test_stop_request_ends_between_windows(on_chain):
         seen.append(syncer.summary.to_block)
         stop.set()
 
-    summary = sync.run(batch_blocks=2, stop=stop, on_window=stop_after_first)
+    summary = loop.run(batch_blocks=2, stop=stop, on_window=stop_after_first)
     assert summary.windows == 1
     state = SyncState.objects.get()
     assert state.last_block == seen[0] < on_chain.head()
@@ -408,10 +409,10 @@ def test_stop_request_ends_between_windows(on_chain):
 
 @pytest.mark.django_db
 def test_totals_trail_by_at_most_roll_up_events_and_end_exact(on_chain, monkeypatch):
-    sync.run()
+    loop.run()
     at_once = database_snapshot()
-    monkeypatch.setattr(sync, "TARGET_LOGS", 20)
-    monkeypatch.setattr(sync, "ROLL_UP_EVENTS", 60)
+    monkeypatch.setattr(windows, "TARGET_LOGS", 20)
+    monkeypatch.setattr(apply, "ROLL_UP_EVENTS", 60)
     seen = []
 
     def record(syncer):
@@ -419,7 +420,7 @@ def test_totals_trail_by_at_most_roll_up_events_and_end_exact(on_chain, monkeypa
         waiting = Contribution.objects.filter(block_number__gt=state.rolled_up_block or -1)
         seen.append((state.last_block, state.rolled_up_block, waiting.count()))
 
-    summary = sync.run(reindex_first=True, batch_blocks=100_000, on_window=record)
+    summary = loop.run(reindex_first=True, batch_blocks=100_000, on_window=record)
 
     assert summary.windows > 6
     rolled = [rolled_up for _, rolled_up, _ in seen]
@@ -432,7 +433,7 @@ def test_totals_trail_by_at_most_roll_up_events_and_end_exact(on_chain, monkeypa
 
 @pytest.mark.django_db
 def test_verify_lists_every_difference(on_chain):
-    sync.run()
+    loop.run()
     active = Group.objects.filter(status="active").first()
     completed = Group.objects.filter(status="completed").first()
     Group.objects.filter(id=completed.id).update(status="active", member_count=1)
@@ -478,18 +479,18 @@ def test_verify_lists_every_difference(on_chain):
 
 @pytest.mark.django_db
 def test_from_block_reindexes_from_there_and_refuses_a_gap(on_chain):
-    sync.run()
+    loop.run()
     full = database_snapshot()
     middle = (on_chain.deployment.block + on_chain.head()) // 2
 
-    again = sync.run(from_block=middle)
+    again = loop.run(from_block=middle)
 
     assert again.from_block == middle
     assert 0 < again.events < sum(on_chain.log_counts().values())
     assert database_snapshot() == full
     assert verify_groups() == []
-    with pytest.raises(sync.SyncError, match="would skip blocks"):
-        sync.run(from_block=on_chain.head() + 5)
+    with pytest.raises(SyncError, match="would skip blocks"):
+        loop.run(from_block=on_chain.head() + 5)
 
 
 @pytest.mark.django_db
@@ -514,7 +515,7 @@ def test_any_group_name_a_user_can_put_on_chain_is_indexed(on_chain):
     assert on_chain.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
     bad_id = long_id + 1
 
-    sync.run()
+    loop.run()
 
     stored = Group.objects.get(id=long_id)
     assert stored.name == hostile.replace("\x00", "\ufffd")
@@ -544,7 +545,7 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     on_chain.join(forever_id, b)  # with its creator, full: round 1 starts, due in 2**64 - 1 s
     on_chain.contribute(forever_id, a)
 
-    sync.run()
+    loop.run()
 
     assert Group.objects.get(id=crowd_id).max_members == 65_535
     group = Group.objects.get(id=forever_id)
@@ -577,7 +578,7 @@ def test_a_deadline_on_the_first_second_of_year_10000_stops_nothing(on_chain, cl
     on_chain.rpc.call("evm_setNextBlockTimestamp", [start])
     on_chain.join(group_id, b)  # fills the group: round 1 is due at start + frequency
 
-    sync.run()
+    loop.run()
 
     group = Group.objects.get(id=group_id)
     assert (group.status, group.current_round, group.next_deadline) == ("active", 1, None)
@@ -591,11 +592,11 @@ def test_a_deadline_on_the_first_second_of_year_10000_stops_nothing(on_chain, cl
 def test_run_caches_that_start_over_past_their_bound_change_nothing(on_chain, monkeypatch):
     from groups.runstate import RunCache
 
-    sync.run()
+    loop.run()
     whole = database_snapshot()
-    monkeypatch.setattr(sync, "TARGET_LOGS", 20)  # many windows
+    monkeypatch.setattr(windows, "TARGET_LOGS", 20)  # many windows
     monkeypatch.setattr(RunCache, "MAX_IDS", 3)
     monkeypatch.setattr(RunCache, "MAX_GROUPS", 2)
-    sync.run(reindex_first=True, batch_blocks=100_000)
+    loop.run(reindex_first=True, batch_blocks=100_000)
     assert database_snapshot() == whole
     assert verify_groups() == []

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution
 from devtools.chainkit import (
@@ -96,7 +96,7 @@ def test_sigkill_at_any_moment_then_resume_equals_one_run(on_chain):
     assert checkpoint() == head
     assert verify_groups() == []
 
-    sync.run(reindex_first=True)  # one uninterrupted run over the same chain
+    loop.run(reindex_first=True)  # one uninterrupted run over the same chain
     assert database_snapshot() == resumed
 
 

@@ -12,13 +12,16 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from ajo.addresses import to_checksum
-from ajo.chain.rpc import RpcClient, RpcError
 from ajo.contract import rules
 from ajo.contract.artifacts import EVENT_BY_TOPIC
 from ajo.contract.deployment import contract_address
 from ajo.contract.reader import ContractReader, GroupView
+from ajo.engine import windows
+from ajo.engine.rpc import RpcClient, RpcError
+from ajo.fields import Uint256Sum
 from ajo.models import SyncState
-from groups.models import Group, Membership
+from contributions.models import Contribution, Payout
+from groups.models import Group, Membership, Token, User
 
 
 def _reader(client: RpcClient | None) -> ContractReader:
@@ -233,9 +236,6 @@ def _sums(model, keys: list[str], waiting, **aggregates) -> dict[tuple, dict]:
 def _membership_totals_differences(waiting) -> list[str]:
     from django.db.models import Count, Max
 
-    from ajo.fields import Uint256Sum
-    from contributions.models import Contribution, Payout
-
     paid = _sums(
         Contribution, ["group_id", "member_id"], waiting, total=Uint256Sum("amount"), n=Count("id")
     )
@@ -263,10 +263,6 @@ def _membership_totals_differences(waiting) -> list[str]:
 
 def _user_totals_differences(waiting) -> list[str]:
     from django.db.models import Count
-
-    from ajo.fields import Uint256Sum
-    from contributions.models import Contribution, Payout
-    from groups.models import User
 
     paid = _sums(Contribution, ["member_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
     received = _sums(Payout, ["recipient_id"], waiting, total=Uint256Sum("amount"), n=Count("id"))
@@ -301,9 +297,6 @@ def _verify_references() -> list[str]:
     relations without database constraints (see contributions/models.py), so check here."""
     from django.db.models import Exists, OuterRef
 
-    from contributions.models import Contribution, Payout
-    from groups.models import User
-
     differences = []
     for model, user_field in ((Contribution, "member_id"), (Payout, "recipient_id")):
         label = model._meta.verbose_name_plural
@@ -332,8 +325,6 @@ def _indexed(queryset, field: str, through: int | None):
 def _verify_payments(reader: ContractReader, views, members, through) -> list[str]:
     """Every started group's rounds 1..currentRound, every member: a contribution row
     exactly when hasContributed says so (one batched eth_call per 500 checks)."""
-    from contributions.models import Contribution
-
     checks = [
         (group_id, round_number, member)
         for group_id, view in views.items()
@@ -384,8 +375,6 @@ def _completed_rounds(view: GroupView) -> range:
 
 def _verify_payouts(views, members, through) -> list[str]:
     """Each completed round paid the member at position round - 1, once; no other payouts."""
-    from contributions.models import Payout
-
     rows = _indexed(Payout.objects.filter(group_id__in=list(views)), "block_number", through)
     stored: dict[tuple[int, int], list[str]] = {}
     for group_id, round_number, recipient in rows.values_list(
@@ -451,8 +440,6 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
     (or the earliest of the given groups' creation), in windows that start at
     SYNC_BATCH_BLOCKS blocks, double while they come back light and halve on provider
     limits: a few groups' logs (the admin's action) are read in a few requests."""
-    from ajo.chain.sync import TARGET_LOGS, is_limit_error
-
     first = SyncState.objects.get(pk=1).start_block
     query: dict = {"address": reader.address}
     if group_ids is not None:
@@ -470,7 +457,7 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
                 "eth_getLogs", [{**query, "fromBlock": hex(first), "toBlock": hex(last)}]
             )
         except RpcError as exc:
-            if is_limit_error(exc) and last > first:
+            if windows.is_limit_error(exc) and last > first:
                 size = max(1, (last - first + 1) // 2)
                 continue
             raise
@@ -478,7 +465,7 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
             name = EVENT_BY_TOPIC.get(log["topics"][0]) if log.get("topics") else None
             if name is not None and not log.get("removed"):
                 counts[int(log["topics"][1], 16), name] += 1
-        if len(logs) < TARGET_LOGS // 2:
+        if len(logs) < windows.TARGET_LOGS // 2:
             size = min(size * 2, widest)
         first = last + 1
     return counts
@@ -486,8 +473,6 @@ def _log_counts(reader: ContractReader, through: int, group_ids) -> Counter:
 
 def _row_counts(through: int, group_ids) -> Counter:
     from django.db.models import Count
-
-    from contributions.models import Contribution, Payout
 
     def per_group(queryset, field="group_id"):
         if group_ids is not None:
@@ -512,8 +497,6 @@ def _row_counts(through: int, group_ids) -> Counter:
 
 def _verify_balances(reader: ContractReader) -> list[str]:
     """The contract holds, per token, what was contributed and not yet paid out."""
-    from groups.models import Token
-
     differences = []
     for token in Token.objects.all():
         held = reader.token_balance(token.address, reader.address)

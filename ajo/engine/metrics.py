@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, start_http_server
 
-from ajo.chain.checks import KINDS
+from ajo.engine.checks import KINDS
 
 HEAD_BLOCK = Gauge("ajo_sync_head_block", "Latest block number the RPC node reports.")
 INDEXED_BLOCK = Gauge("ajo_sync_indexed_block", "Last block number written to the database.")

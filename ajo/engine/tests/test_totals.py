@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.verify import verify_groups
 from contributions.models import Contribution
 from devtools.chainkit import database_snapshot, private_chain, rewound
 from groups.models import Group, Membership, Token, User
@@ -68,7 +68,7 @@ def test_totals_past_uint256_are_synced_exactly_and_shown(on_chain, client, admi
     second, last = pay_two_rounds(on_chain, token, a, b)
 
     # the payment that pushes the token's totals past 2**256 - 1 twice, through the API
-    sync.run(to_block=last["blockNumber"] - 1)
+    loop.run(to_block=last["blockNumber"] - 1)
     ingested = client.post(
         "/api/transactions/", {"tx_hash": tx_hash(last)}, content_type="application/json"
     )
@@ -80,7 +80,7 @@ def test_totals_past_uint256_are_synced_exactly_and_shown(on_chain, client, admi
     }
     assert before_last < last["blockNumber"]
 
-    summary = sync.run()
+    summary = loop.run()
 
     assert summary.to_block == on_chain.head()
     assert verify_groups() == []
@@ -113,7 +113,7 @@ def test_totals_past_uint256_are_synced_exactly_and_shown(on_chain, client, admi
     # re-indexing the second group's blocks reverts them and rebuilds every total from the
     # rows (the reorg path): the same exact values
     whole = database_snapshot()
-    sync.run(from_block=before_last + 1)
+    loop.run(from_block=before_last + 1)
     assert database_snapshot() == whole
     assert verify_groups() == []
 

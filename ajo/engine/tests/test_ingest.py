@@ -2,15 +2,15 @@
 
 import pytest
 
-from ajo.chain import sync
-from ajo.chain.ingest import (
+from ajo.engine import loop
+from ajo.engine.ingest import (
     InvalidTxHash,
     NoContractLogs,
     TxNotFound,
     TxPending,
     ingest_transaction,
 )
-from ajo.chain.verify import verify_groups
+from ajo.engine.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution
 from devtools.chainkit import (
@@ -44,7 +44,7 @@ def tx_hash(receipt) -> str:
 def test_ingest_ahead_of_the_sync_then_sync_adds_no_duplicates(on_chain):
     a, b = on_chain.accounts[1], on_chain.accounts[2]
     on_chain.fund(a, b)
-    sync.run()
+    loop.run()
     group_id = on_chain.create_group(a, max_members=2, name="Fresh")
     on_chain.join(group_id, b)
     receipt = on_chain.contribute(group_id, b)
@@ -66,7 +66,7 @@ def test_ingest_ahead_of_the_sync_then_sync_adds_no_duplicates(on_chain):
     assert (membership.total_contributed, membership.contribution_count) == (AMOUNT, 1)
     assert (member.total_contributed, member.contribution_count) == (AMOUNT, 1)
 
-    sync.run()
+    loop.run()
 
     assert Contribution.objects.count() == 1
     group.refresh_from_db()
@@ -85,7 +85,7 @@ def test_ingesting_the_same_transaction_twice_changes_nothing(on_chain):
     on_chain.fund(a, b)
     group_id = on_chain.create_group(a, max_members=2)
     joined = on_chain.join(group_id, b)
-    sync.run()
+    loop.run()
     before = database_snapshot()
     result = ingest_transaction(tx_hash=tx_hash(joined))
     assert result.events == {"MemberJoined": 1, "GroupStarted": 1}

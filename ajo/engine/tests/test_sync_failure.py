@@ -17,8 +17,9 @@ from django.test import Client
 from django.urls import reverse
 from prometheus_client import REGISTRY
 
-from ajo.chain import sync
-from ajo.chain.verify import verify_groups
+from ajo.engine import loop
+from ajo.engine.errors import SyncError
+from ajo.engine.verify import verify_groups
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import manage, point_settings_at, private_chain
@@ -126,8 +127,8 @@ def test_a_window_that_fails_stops_the_run_with_one_line_and_keeps_the_checkpoin
     assert state.failure_retry_at is None  # without --follow nothing retries it
 
     # in process too, with the metrics; the same block again counts a second attempt
-    with pytest.raises(sync.SyncError, match=f"block {refused}, ContributionMade"):
-        sync.run()
+    with pytest.raises(SyncError, match=f"block {refused}, ContributionMade"):
+        loop.run()
     assert metric("ajo_sync_window_failing") == 1
     assert metric("ajo_sync_failed_block") == refused
     state = SyncState.objects.get()
@@ -150,7 +151,7 @@ def test_a_window_that_fails_stops_the_run_with_one_line_and_keeps_the_checkpoin
         assert f"block {refused}, ContributionMade" in page, url
 
     refusing_database()  # the cause goes away: the window commits, the failure is cleared
-    sync.run()
+    loop.run()
     state = SyncState.objects.get()
     assert state.last_block == on_chain.head()
     assert (state.failure, state.failure_block, state.failure_attempts) == ("", None, 0)
@@ -182,7 +183,7 @@ def test_follow_backs_off_on_a_failing_window_and_goes_on_once_it_commits(
 
     def follow():
         try:
-            sync.run(follow=True, poll_interval=0.05, retry_base=0.1, retry_max=0.4, stop=stop)
+            loop.run(follow=True, poll_interval=0.05, retry_base=0.1, retry_max=0.4, stop=stop)
         except BaseException as exc:
             errors.append(exc)
         finally:
