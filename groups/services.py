@@ -585,7 +585,7 @@ def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | No
     """Read a group from the contract's view functions and store it. None: no such group.
 
     The read is made at head - SYNC_CONFIRMATIONS, the block the sync would index (see
-    ajo.selectors.chain_group_read), and the rows it stores record that block (read_block).
+    ajo.chainreads.chain_group_read), and the rows it stores record that block (read_block).
     - Not in the database: created with source "chain_view" (memberships with joined_block
       NULL, users and token ensured, token metadata read once), so the API can answer before
       the sync reaches the group's blocks; the sync later turns the rows into event-derived
@@ -605,7 +605,7 @@ def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | No
     """
     from django.db import IntegrityError
 
-    from ajo.selectors import chain_group_read, chain_token_metadata
+    from ajo.chainreads import chain_group_read, chain_token_metadata
 
     read = chain_group_read(group_id=group_id, max_age=max_age)
     if read.view is None:

@@ -10,13 +10,13 @@ from ajo.api.filters import MAX_BIGINT
 from ajo.api.generics import ListView
 from ajo.api.pagination import EventCursorPagination, PagePagination
 from ajo.api.throttling import ChainReadThrottle
-from ajo.contract.deployment import ContractNotConfigured
-from ajo.selectors import (
+from ajo.chainreads import (
     CHAIN_READ_SECONDS,
     cache_stats_record,
     chain_group_count,
     chain_read_guard,
 )
+from ajo.contract.deployment import ContractNotConfigured
 from contributions.api.filters import ScopedContributionFilter
 from contributions.api.serializers import ContributionSerializer
 from contributions.selectors import contribution_list
