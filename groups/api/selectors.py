@@ -1,8 +1,9 @@
 """Reads behind the group endpoints: the detail view's round and rotation in three queries."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from django.utils import timezone
 
@@ -10,9 +11,12 @@ from ajo.contract import rules
 from groups.models import Group
 from groups.selectors import group_list, group_members
 
-# (*, group_id, round_number) -> {user_id: is_late}: who paid a round. Payments belong to
-# contributions, which builds on groups; the composition root passes its selector in.
-RoundPayments = Callable[..., dict[int, bool]]
+
+class RoundPayments(Protocol):
+    """Who paid one round of a group: {user_id: is_late}. Payments belong to contributions,
+    which builds on groups: the composition root (ajo/urls.py) passes its selector in."""
+
+    def __call__(self, *, group_id: int, round_number: int) -> dict[int, bool]: ...
 
 
 @dataclass
