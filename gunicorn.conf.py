@@ -40,7 +40,7 @@ if ":" in _host and not _host.startswith("["):  # an IPv6 address such as ::
 bind = f"{_host}:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
 # Threads, so that requests waiting on the node (a cache-first group read, at most
-# ajo.selectors.CHAIN_READ_SLOTS per worker, each bounded by CHAIN_READ_DEADLINE) do not hold
+# ajo.chainreads.CHAIN_READ_SLOTS per worker, each bounded by CHAIN_READ_DEADLINE) do not hold
 # the whole worker: with sync workers two such reads on a hung node left nobody to answer
 # /healthz for seconds. The GIL is no loss here: the work is mostly waiting on PostgreSQL.
 worker_class = "gthread"

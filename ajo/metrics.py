@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ajo.chainreads import cache_stats
 from ajo.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
@@ -76,14 +77,12 @@ class MetricsMiddleware:
 class CacheStatsCollector(Collector):
     """Chain-read cache hits and misses, read at scrape time.
 
-    The counts live in the shared Django cache (ajo.selectors.cache_stats), so they already
+    The counts live in the shared Django cache (ajo.chainreads.cache_stats), so they already
     cover every worker and every web replica; reading them per scrape avoids double counting.
     """
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         try:
-            from ajo.selectors import cache_stats
-
             stats = cache_stats()
         except Exception:  # a scrape must not fail because the cache is down
             logger.warning("cache stats unavailable for /metrics", exc_info=True)

@@ -20,3 +20,13 @@ def payout_list() -> QuerySet[Payout]:
 def contribution_list_for_round(*, group_id: int, round_number: int) -> QuerySet[Contribution]:
     """One round's payments of a group, unordered (a round has one per member)."""
     return Contribution.objects.filter(group_id=group_id, round=round_number).order_by()
+
+
+def round_payments(*, group_id: int, round_number: int) -> dict[int, bool]:
+    """Who paid one round of a group, in one query: {user_id: is_late}. The group detail
+    endpoint receives this function from the URLconf (groups does not import contributions)."""
+    return dict(
+        contribution_list_for_round(group_id=group_id, round_number=round_number).values_list(
+            "member_id", "is_late"
+        )
+    )

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 
+from ajo.chainreads import chain_group_read, chain_token_metadata
 from ajo.contract import rules
 from ajo.db import from_unix, save_fields
 from ajo.models import SyncState
-from ajo.selectors import chain_group_read, chain_token_metadata
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     GROUP_STATE_FIELDS,
@@ -29,7 +29,7 @@ def group_refresh_from_chain(*, group_id: int, max_age: float = 0) -> Group | No
     """Read a group from the contract's view functions and store it. None: no such group.
 
     The read is made at head - SYNC_CONFIRMATIONS, the block the sync would index (see
-    ajo.selectors.chain_group_read), and the rows it stores record that block (read_block).
+    ajo.chainreads.chain_group_read), and the rows it stores record that block (read_block).
     - Not in the database: created with source "chain_view" (memberships with joined_block
       NULL, users and token ensured, token metadata read once), so the API can answer before
       the sync reaches the group's blocks; the sync later turns the rows into event-derived

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
 from ajo.admin.paging import estimate_count
+from ajo.chainreads import cache_stats as chain_read_stats
 from ajo.models import SyncState
-from ajo.selectors import cache_stats as chain_read_stats
 from contributions.selectors import contribution_list, payout_list
 from groups.models import Group, Membership, Token, User
 

@@ -98,7 +98,7 @@ def error_body(code: str, message: str, details=None) -> dict:
 
 
 def exception_handler(exc, context):
-    # Set on chain-read failures (ajo.selectors.chain_read_guard): when to ask again.
+    # Set on chain-read failures (ajo.chainreads.chain_read_guard): when to ask again.
     retry_after = getattr(exc, "retry_after", None)
     converted = _domain_to_api(exc)
     if converted is not None:

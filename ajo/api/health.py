@@ -4,8 +4,8 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from ajo.chainreads import chain_head_cached
 from ajo.models import SyncState
-from ajo.selectors import chain_head_cached
 
 
 @require_GET

@@ -1,4 +1,5 @@
-"""Routes under /api/. Anything else under /api/ is a JSON 404, like every other API error."""
+"""The project's own routes under /api/ (transactions, sync, schema, docs), ending with the JSON
+404 for any other path: ajo/urls.py mounts the apps' routes before these."""
 
 from django.http import JsonResponse
 from django.urls import path, re_path
@@ -6,16 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from ajo.api.exceptions import error_body
 from ajo.api.views import SyncStatusView, TransactionIngestView
-from contributions.api.views import ContributionListView, GroupPayoutsView, PayoutListView
-from groups.api.views import (
-    GroupContributionsView,
-    GroupDetailView,
-    GroupListView,
-    GroupMembersView,
-    UserContributionsView,
-    UserDetailView,
-    UserGroupsView,
-)
 
 
 def not_found(request, rest=""):
@@ -26,24 +17,6 @@ def not_found(request, rest=""):
 
 
 urlpatterns = [
-    path("groups/", GroupListView.as_view(), name="api-groups"),
-    path("groups/<int:group_id>/", GroupDetailView.as_view(), name="api-group"),
-    path("groups/<int:group_id>/members/", GroupMembersView.as_view(), name="api-group-members"),
-    path(
-        "groups/<int:group_id>/contributions/",
-        GroupContributionsView.as_view(),
-        name="api-group-contributions",
-    ),
-    path("groups/<int:group_id>/payouts/", GroupPayoutsView.as_view(), name="api-group-payouts"),
-    path("users/<str:address>/", UserDetailView.as_view(), name="api-user"),
-    path("users/<str:address>/groups/", UserGroupsView.as_view(), name="api-user-groups"),
-    path(
-        "users/<str:address>/contributions/",
-        UserContributionsView.as_view(),
-        name="api-user-contributions",
-    ),
-    path("contributions/", ContributionListView.as_view(), name="api-contributions"),
-    path("payouts/", PayoutListView.as_view(), name="api-payouts"),
     path("transactions/", TransactionIngestView.as_view(), name="api-transactions"),
     path("sync/", SyncStatusView.as_view(), name="api-sync"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

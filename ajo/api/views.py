@@ -7,8 +7,9 @@ from rest_framework.views import APIView
 
 from ajo.api.fields import AddressField, TxHashField
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
+from ajo.chainreads import api_rpc_client, chain_read_guard
 from ajo.engine.ingest import ingest_transaction
-from ajo.selectors import api_rpc_client, chain_read_guard, sync_status
+from ajo.selectors import sync_status
 
 
 class CacheStatsSerializer(serializers.Serializer):

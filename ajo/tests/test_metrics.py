@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ajo.chainreads import cache_stats, cache_stats_record
 from ajo.engine import metrics as sync_metrics
 from ajo.metrics import address_allowed
 from ajo.tests.test_production import gunicorn_server, migrated_env_for
@@ -82,8 +83,6 @@ def test_address_allowed(address, allowed, expected):
 
 
 def test_cache_hits_and_misses_are_exposed(client):
-    from ajo.selectors import cache_stats, cache_stats_record
-
     cache_stats_record(hit=True)
     cache_stats_record(hit=True)
     cache_stats_record(hit=False)

@@ -1,16 +1,22 @@
 """Reads behind the group endpoints: the detail view's round and rotation in three queries."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from django.utils import timezone
 
-from ajo.api.representation import columns
 from ajo.contract import rules
-from contributions.selectors import contribution_list_for_round
-from groups.api.serializers import GroupDetailSerializer, RotationEntrySerializer
 from groups.models import Group
 from groups.selectors import group_list, group_members
+
+
+class RoundPayments(Protocol):
+    """Who paid one round of a group: {user_id: is_late}. Payments belong to contributions,
+    which builds on groups: the composition root (ajo/urls.py) passes its selector in."""
+
+    def __call__(self, *, group_id: int, round_number: int) -> dict[int, bool]: ...
 
 
 @dataclass
@@ -25,16 +31,24 @@ class CurrentRound:
     late: list[str] = field(default_factory=list)
 
 
-def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
+def group_detail(
+    *,
+    group_id: int,
+    round_payments: RoundPayments,
+    group_columns: Sequence[str],
+    member_columns: Sequence[str],
+    group: Group | None = None,
+) -> Group | None:
     """The group with `.round` (CurrentRound) and `.rotation` (memberships in payout order,
-    each with `.is_next` and `.round_status`) attached; None when the database lacks it."""
-    # Only the columns the member screen shows: a creator's or member's user row alone has 18.
-    group = group or (
-        group_list().filter(id=group_id).only(*columns(GroupDetailSerializer)).first()
-    )
+    each with `.is_next` and `.round_status`) attached; None when the database lacks it.
+
+    `group_columns` and `member_columns` are the `only()` paths of the group and of each seat
+    (the view's serializers say which: a creator's or member's user row alone has 18 columns).
+    """
+    group = group or group_list().filter(id=group_id).only(*group_columns).first()
     if group is None:
         return None
-    members = list(group_members(group_id=group.id).only(*columns(RotationEntrySerializer)))
+    members = list(group_members(group_id=group.id).only(*member_columns))
     now = timezone.now()
     active = group.status == Group.Status.ACTIVE
     indexed = group.source == Group.Source.EVENTS
@@ -51,11 +65,7 @@ def group_detail(*, group_id: int, group: Group | None = None) -> Group | None:
     )
     paid_late: dict[int, bool] = {}
     if active and indexed:
-        paid_late = dict(
-            contribution_list_for_round(
-                group_id=group.id, round_number=group.current_round
-            ).values_list("member_id", "is_late")
-        )
+        paid_late = round_payments(group_id=group.id, round_number=group.current_round)
     for membership in members:
         address = membership.user.address
         membership.is_next = active and membership.position == group.current_round - 1

@@ -1,4 +1,8 @@
-"""Group and user endpoints. Views stay thin: selectors read, services write."""
+"""Group and user endpoints. Views stay thin: selectors read, services write.
+
+The group- and user-scoped event lists live with the events (contributions/api/views.py) and
+build on the scoped list views here.
+"""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -8,24 +12,23 @@ from rest_framework.views import APIView
 from ajo.addresses import InvalidAddress, normalize_address
 from ajo.api.filters import MAX_BIGINT
 from ajo.api.generics import ListView
-from ajo.api.pagination import EventCursorPagination, PagePagination
+from ajo.api.pagination import PagePagination
+from ajo.api.representation import columns
 from ajo.api.throttling import ChainReadThrottle
-from ajo.contract.deployment import ContractNotConfigured
-from ajo.selectors import (
+from ajo.chainreads import (
     CHAIN_READ_SECONDS,
     cache_stats_record,
     chain_group_count,
     chain_read_guard,
 )
-from contributions.api.filters import ScopedContributionFilter
-from contributions.api.serializers import ContributionSerializer
-from contributions.selectors import contribution_list
+from ajo.contract.deployment import ContractNotConfigured
 from groups.api.filters import GroupFilter
-from groups.api.selectors import group_detail
+from groups.api.selectors import RoundPayments, group_detail
 from groups.api.serializers import (
     GroupDetailSerializer,
     GroupSerializer,
     MembershipSerializer,
+    RotationEntrySerializer,
     UserGroupSerializer,
     UserSerializer,
 )
@@ -123,10 +126,26 @@ class GroupDetailView(APIView):
     """
 
     error_codes = ["429", "502", "503"]
+    round_payments: RoundPayments | None = None  # set by as_view()
+
+    @classmethod
+    def as_view(cls, *, round_payments: RoundPayments, **initkwargs):
+        """`round_payments`: who paid a round ({user_id: is_late}); the URLconf passes
+        contributions' selector, which groups cannot import."""
+        return super().as_view(round_payments=round_payments, **initkwargs)
+
+    def _detail(self, group_id: int, group: Group | None = None) -> Group | None:
+        return group_detail(
+            group_id=group_id,
+            round_payments=self.round_payments,
+            group_columns=columns(GroupDetailSerializer),
+            member_columns=columns(RotationEntrySerializer),
+            group=group,
+        )
 
     def get(self, request, group_id: int):
         _group_id_in_range(group_id)
-        group = group_detail(group_id=group_id)
+        group = self._detail(group_id)
         cache_stats_record(hit=group is not None)
         if group is None:
             throttle = ChainReadThrottle()
@@ -141,7 +160,7 @@ class GroupDetailView(APIView):
                 stored = None
             if stored is None:
                 raise exceptions.NotFound(f"group {group_id} does not exist")
-            group = group_detail(group_id=group_id, group=stored)
+            group = self._detail(group_id, stored)
         return Response(GroupDetailSerializer(group).data)
 
 
@@ -155,18 +174,6 @@ class GroupMembersView(GroupScopedListView):
 
     def rows(self, *, group_id: int):
         return group_members(group_id=group_id)
-
-
-@extend_schema(tags=["groups"], parameters=[GROUP_ID])
-class GroupContributionsView(GroupScopedListView):
-    """A group's contributions, newest first by (block_number, log_index)."""
-
-    serializer_class = ContributionSerializer
-    filterset_class = ScopedContributionFilter
-    pagination_class = EventCursorPagination
-
-    def rows(self, *, group_id: int):
-        return contribution_list().filter(group_id=group_id)
 
 
 @extend_schema(tags=["users"], parameters=[ADDRESS], responses=UserSerializer)
@@ -187,15 +194,3 @@ class UserGroupsView(UserScopedListView):
 
     def rows(self, *, user):
         return membership_list_for_user(user=user)
-
-
-@extend_schema(tags=["users"], parameters=[ADDRESS])
-class UserContributionsView(UserScopedListView):
-    """A wallet's contributions, newest first."""
-
-    serializer_class = ContributionSerializer
-    filterset_class = ScopedContributionFilter
-    pagination_class = EventCursorPagination
-
-    def rows(self, *, user):
-        return contribution_list().filter(member=user)

@@ -4,8 +4,8 @@ import pytest
 from django.core.cache import cache
 
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
+from ajo.chainreads import cache_stats
 from ajo.contract.decode import decode_logs
-from ajo.selectors import cache_stats
 from devtools.chainkit import AMOUNT, private_chain, rewound
 from groups.chainview import group_refresh_from_chain
 from groups.models import Group, Membership, Token, User

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from ajo import selectors
+from ajo import chainreads
 from ajo.api.throttling import ChainReadThrottle
-from ajo.selectors import ChainReadsPaused, chain_read_guard
+from ajo.chainreads import ChainReadsPaused, chain_read_guard
 from devtools.chainkit import point_settings_at, private_chain
 from devtools.faultproxy import FaultProxy
 from groups.tests.factories import GroupFactory
@@ -57,7 +57,7 @@ def test_ids_above_group_count_are_404_for_one_eth_call(client, chain, node, gen
 def test_a_failing_node_is_asked_once_per_few_seconds(
     client, node, generous, monkeypatch, settings
 ):
-    monkeypatch.setattr(selectors, "CHAIN_FAILURE_SECONDS", 1)
+    monkeypatch.setattr(chainreads, "CHAIN_FAILURE_SECONDS", 1)
     node.fail_always("http503")
     first = client.get("/api/groups/1/")
     assert first.status_code == 503
@@ -92,7 +92,7 @@ def test_a_node_that_never_answers_costs_one_request_the_deadline(client, node, 
     waited = time.monotonic() - started
     assert response.status_code == 503
     assert "deadline 4s" in response.json()["error"]["message"]
-    assert waited < selectors.CHAIN_READ_DEADLINE + 1
+    assert waited < chainreads.CHAIN_READ_DEADLINE + 1
     asked = node.requests
     started = time.monotonic()
     for group_id in range(1, 21):
@@ -121,14 +121,16 @@ def test_misses_are_throttled_per_client_and_hits_are_not(client, settings, monk
 
 def test_only_a_few_requests_of_a_process_wait_on_the_node_at_once():
     release = threading.Event()
-    inside = threading.Barrier(selectors.CHAIN_READ_SLOTS + 1)
+    inside = threading.Barrier(chainreads.CHAIN_READ_SLOTS + 1)
 
     def wait_on_the_node():
         with chain_read_guard():
             inside.wait()
             release.wait(10)
 
-    waiting = [threading.Thread(target=wait_on_the_node) for _ in range(selectors.CHAIN_READ_SLOTS)]
+    waiting = [
+        threading.Thread(target=wait_on_the_node) for _ in range(chainreads.CHAIN_READ_SLOTS)
+    ]
     for thread in waiting:
         thread.start()
     try:
@@ -153,6 +155,6 @@ def test_ingest_on_a_node_that_never_answers_answers_within_the_deadline(client,
     )
     assert response.status_code == 503
     assert "deadline 4s" in response.json()["error"]["message"]
-    assert response["Retry-After"] == str(selectors.CHAIN_FAILURE_SECONDS)
+    assert response["Retry-After"] == str(chainreads.CHAIN_FAILURE_SECONDS)
     # The sync's client (30 s per attempt, five retries) would have held the worker for minutes.
-    assert time.monotonic() - started < selectors.CHAIN_READ_DEADLINE + 1
+    assert time.monotonic() - started < chainreads.CHAIN_READ_DEADLINE + 1

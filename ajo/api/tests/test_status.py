@@ -7,8 +7,8 @@ import redis
 from django.db import OperationalError, connection
 from django.utils import timezone
 
+from ajo.chainreads import HITS_KEY, MISSES_KEY, cache_stats
 from ajo.models import SyncState
-from ajo.selectors import HITS_KEY, MISSES_KEY, cache_stats
 from devtools.faultproxy import FaultProxy
 from groups.tests.factories import GroupFactory
 
