@@ -292,3 +292,8 @@ class OutputWatcher:
     def text(self) -> str:
         self.thread.join(timeout=10)
         return "".join(self.lines)
+
+
+def tx_hash(receipt) -> str:
+    """A receipt's transaction hash as the API takes it (0x and 64 hex digits)."""
+    return "0x" + receipt["transactionHash"].hex().removeprefix("0x")

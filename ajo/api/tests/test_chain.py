@@ -6,7 +6,7 @@ from django.core.cache import cache
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chainreads import cache_stats
 from ajo.contract.decode import decode_logs
-from devtools.chainkit import AMOUNT, private_chain, rewound
+from devtools.chainkit import AMOUNT
 from groups.chainview import group_refresh_from_chain
 from groups.models import Group, Membership, Token, User
 from groups.services import (
@@ -16,20 +16,6 @@ from groups.services import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def chain():
-    with private_chain() as chain:
-        chain.fund(*chain.accounts[:4])
-        yield chain
-
-
-@pytest.fixture
-def on_chain(chain, settings):
-    with rewound(chain, settings):
-        yield chain
-    chain.rpc.call("evm_setAutomine", [True])
 
 
 def hexstr(value: bytes) -> str:

@@ -7,21 +7,7 @@ from django.core.cache import cache
 
 from ajo.engine import loop
 from ajo.engine.verify import verify_groups
-from devtools.chainkit import private_chain, rewound
 from groups.models import Group, Membership, Token, User
-
-
-@pytest.fixture(scope="module")
-def chain():
-    with private_chain() as chain:
-        chain.fund(*chain.accounts[:6])
-        yield chain
-
-
-@pytest.fixture
-def on_chain(chain, settings):
-    with rewound(chain, settings):
-        yield chain
 
 
 def detail(client, group_id: int):

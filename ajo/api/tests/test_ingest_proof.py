@@ -18,25 +18,10 @@ from devtools.chainkit import (
     database_snapshot,
     kill,
     manage,
-    private_chain,
-    rewound,
+    tx_hash,
 )
 from devtools.faultproxy import FaultProxy
 from groups.models import Group, Membership
-
-
-@pytest.fixture(scope="module")
-def chain():
-    with private_chain() as chain:
-        chain.fund(*chain.accounts[:6])
-        yield chain
-
-
-@pytest.fixture
-def on_chain(chain, settings):
-    with rewound(chain, settings):
-        yield chain
-    chain.rpc.call("evm_setAutomine", [True])
 
 
 @pytest.fixture
@@ -50,10 +35,6 @@ def proxy(on_chain, settings):
 def group_args(chain) -> tuple:
     """createGroup's arguments after the name."""
     return (chain.deployment.token, AMOUNT, DAY, 3)
-
-
-def tx_hash(receipt) -> str:
-    return "0x" + receipt["transactionHash"].hex().removeprefix("0x")
 
 
 def ingest(client, receipt):

@@ -18,6 +18,7 @@ from devtools.chainkit import (
     database_snapshot,
     private_chain,
     rewound,
+    tx_hash,
 )
 from groups.models import Group, Membership, User
 
@@ -32,10 +33,6 @@ def chain():
 def on_chain(chain, settings):
     with rewound(chain, settings):
         yield chain
-
-
-def tx_hash(receipt) -> str:
-    return "0x" + receipt["transactionHash"].hex().removeprefix("0x")
 
 
 # Transactional: on PostgreSQL the second sync then runs pipelined, and its writer finds the

@@ -15,7 +15,7 @@ from django.urls import reverse
 from ajo.engine import loop
 from ajo.engine.verify import verify_groups
 from contributions.models import Contribution
-from devtools.chainkit import database_snapshot, private_chain, rewound
+from devtools.chainkit import database_snapshot, private_chain, rewound, tx_hash
 from groups.models import Group, Membership, Token, User
 from groups.tests.factories import StaffFactory
 
@@ -32,10 +32,6 @@ def chain():
 def on_chain(chain, settings):
     with rewound(chain, settings):
         yield chain
-
-
-def tx_hash(receipt) -> str:
-    return "0x" + receipt["transactionHash"].hex().removeprefix("0x")
 
 
 def pay_two_rounds(chain, token, a: str, b: str) -> tuple[int, dict]:
