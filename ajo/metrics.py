@@ -44,6 +44,14 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+API_CACHE = Counter(
+    "ajo_api_cache",
+    "API GET answers by how the response cache served them (hit, miss: computed and stored, "
+    "not_modified: a 304, uncached: computed and not stored) and by what they show (index, "
+    "or chain_view: rows read from the contract's view functions ahead of the sync).",
+    ["result", "source"],
+)
+
 # Label values stay a small fixed set whatever clients send.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -106,6 +114,27 @@ class CacheStatsCollector(Collector):
             "hits / (hits + misses) since the counts were last reset; 0 before any read.",
             value=hits / total if total else 0.0,
         )
+
+
+def api_cache_stats() -> dict[str, dict[str, int]]:
+    """{source: {result: count}} of ajo_api_cache_total, over every worker of this host (the
+    multiprocess files under gunicorn, this process otherwise): for the admin dashboard."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    stats: dict[str, dict[str, int]] = {}
+    for metric in registry.collect():
+        if metric.name != "ajo_api_cache":
+            continue
+        for sample in metric.samples:
+            if sample.name != "ajo_api_cache_total":
+                continue
+            by_result = stats.setdefault(sample.labels["source"], {})
+            result = sample.labels["result"]
+            by_result[result] = by_result.get(result, 0) + int(sample.value)
+    return stats
 
 
 def scrape() -> bytes:

@@ -1,8 +1,14 @@
 """Sync bookkeeping: which chain and contract this database mirrors, and how far it got."""
 
+import secrets
+
 from django.db import models
 
 from ajo.addresses import to_checksum
+
+
+def new_generation() -> int:
+    return secrets.randbits(63)
 
 
 class SyncState(models.Model):
@@ -56,6 +62,16 @@ class SyncState(models.Model):
         null=True, blank=True, help_text="When sync_chain --follow tries the window again."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # What the API's answers are keyed by (ajo/api/cache.py): a new random value in the
+    # transaction of every write that can change them, so an answer cached under one value is
+    # exact for as long as the value stays. Random, not a counter: a database rebuilt from
+    # scratch or restored from a backup never meets a value that named other data, in a
+    # Redis that outlived it.
+    generation = models.PositiveBigIntegerField(
+        default=new_generation,
+        help_text="Changes with every write that changes the indexed data (a window, a revert, "
+        "a roll-up, an ingested transaction, a group read from view functions).",
+    )
 
     class Meta:
         verbose_name = "sync state"
@@ -63,6 +79,25 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"chain {self.chain_id} / {self.checksum_contract} at block {self.last_block}"
+
+    def save(self, *args, **kwargs):
+        """Every writer of the index saves this row, locked, in the transaction of its rows:
+        each window with its checkpoint, reverts and rewinds, roll-ups, ingested
+        transactions. So the generation changes here, in that same transaction, whatever the
+        caller saves."""
+        if not self._state.adding:
+            self.generation = new_generation()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "generation"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def bump_generation(cls) -> None:
+        """For the writers that change what the API shows without saving the checkpoint (a
+        group read from view functions, token metadata read after a window): call it in
+        their transaction, after their writes."""
+        cls.objects.filter(pk=1).update(generation=new_generation())
 
     @property
     def checksum_contract(self) -> str:

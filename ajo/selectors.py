@@ -1,9 +1,12 @@
 """Project-level database reads: the sync status that /api/sync/ shows (with the chain head and
-the cache counters from ajo.chainreads) and the sync failure it reports."""
+the cache counters from ajo.chainreads), the sync failure it reports, and the index version
+the API's answers are keyed by."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import connections, router
 
 from ajo.addresses import InvalidAddress, normalize_address
 from ajo.chainreads import cache_stats, chain_head
@@ -61,3 +64,35 @@ def sync_status() -> dict:
         "last_reorg_at": state.last_reorg_at if state else None,
         "cache": cache_stats(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class IndexVersion:
+    """What an API answer is exact as of: `block`, the indexed block (the start block - 1
+    before the first window), and `generation`, which every write of the index moves in its
+    own transaction (SyncState.generation). None: no sync state yet, nothing to key by."""
+
+    generation: int | None
+    block: int
+
+
+# The table name is the model's, not input.
+_VERSION_SQL = (
+    f"SELECT generation, last_block, start_block FROM {SyncState._meta.db_table} WHERE id = 1"  # noqa: S608
+)
+
+
+def index_version() -> IndexVersion:
+    """One primary-key read of the sync state, on the database the API's reads go to (the
+    replica when there is one, so the version and the rows come from the same copy). Raw
+    SQL: it runs on every API request, cache hits included."""
+    alias = router.db_for_read(SyncState)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone()
+    if row is None:
+        return IndexVersion(generation=None, block=settings.AJO_START_BLOCK - 1)
+    generation, last_block, start_block = row
+    return IndexVersion(
+        generation=generation, block=start_block - 1 if last_block is None else last_block
+    )

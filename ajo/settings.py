@@ -72,8 +72,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks: it turns a lockout into the lockout response.
+    # Last but for the API's (which passes every non-API request straight on), as django-axes
+    # asks: it turns a lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
+    # Right before the views (its process_view answers cache hits and 304s): X-Indexed-Block,
+    # ?min_block=, ETags and the response cache of everything under /api/ (ajo/api/cache.py).
+    "ajo.api.cache.ApiCacheMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -168,6 +172,35 @@ if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
         {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
     )
 
+# The API's response cache (ajo/api/cache.py): entries are keyed by the index's generation, so
+# they are never stale; the time-out only frees memory. Its own alias, so answers never evict
+# the throttle counters: the same Redis as CACHE_URL (another key prefix) unless
+# API_CACHE_URL names one, else a local-memory cache per process.
+_api_cache_url = env.str("API_CACHE_URL", default="")
+if _api_cache_url:
+    CACHES["api"] = env.cache_url_config(_api_cache_url)
+elif CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    CACHES["api"] = {**CACHES["default"], "OPTIONS": dict(CACHES["default"]["OPTIONS"])}
+else:
+    CACHES["api"] = env.cache_url_config("locmemcache://ajo-api")
+    CACHES["api"]["OPTIONS"] = {"MAX_ENTRIES": 5000}
+CACHES["api"]["KEY_PREFIX"] = "ajo-api"
+if CACHES["api"]["BACKEND"] == "django_redis.cache.RedisCache":
+    CACHES["api"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    )
+API_CACHE_SECONDS = env.int("API_CACHE_SECONDS", default=600)
+# ?min_block=N waits at most this long for the index to reach block N (then 409), and at most
+# this many requests of one process wait at once (the others answer 409 at once): waiting
+# threads are threads gunicorn cannot give to other requests.
+API_MIN_BLOCK_WAIT_SECONDS = env.float("API_MIN_BLOCK_WAIT_SECONDS", default=5.0)
+API_MIN_BLOCK_WAITERS = env.int("API_MIN_BLOCK_WAITERS", default=2)
+if not 0 <= API_MIN_BLOCK_WAIT_SECONDS <= 25:
+    raise ImproperlyConfigured(
+        "API_MIN_BLOCK_WAIT_SECONDS must be from 0 to 25 (gunicorn's timeout is 30 s); "
+        f"got {API_MIN_BLOCK_WAIT_SECONDS}"
+    )
+
 # --- Chain ---------------------------------------------------------------------------------
 CHAIN_RPC_URL = env.str("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
 AJO_CONTRACT_ADDRESS = env.str("AJO_CONTRACT_ADDRESS", default="")
@@ -191,6 +224,11 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 # The admin is the only place people log in: after a login without ?next=, go there.
 LOGIN_REDIRECT_URL = "/" + ADMIN_URL
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# A frontend reads how fresh an answer is and revalidates it (ajo/api/cache.py).
+CORS_EXPOSE_HEADERS = ["X-Indexed-Block", "ETag", "Retry-After", "X-Request-ID"]
+from corsheaders.defaults import default_headers  # noqa: E402
+
+CORS_ALLOW_HEADERS = [*default_headers, "if-none-match"]
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 
 # Security headers; the TLS-dependent ones are settable for deployments behind a TLS proxy.

@@ -147,6 +147,8 @@ def _group_store_view(*, view, members: list[str], block: int) -> Group | None:
         User.objects.filter(id__in=[m.user_id for m in new]).update(
             group_count=F("group_count") + 1
         )
+    # The rows are the index's now (lists show them too): answers cached before are not.
+    SyncState.bump_generation()
     return group
 
 

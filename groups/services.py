@@ -26,6 +26,7 @@ from ajo.db import (
     request_barrier,
     save_fields,
 )
+from ajo.models import SyncState
 from groups.models import Group, Membership, Token, User
 from groups.runstate import RunCache, WindowGroups, group_save_many, groups_by_id
 
@@ -85,9 +86,10 @@ def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
 
 
 def token_set_metadata(*, address: str, symbol: str, name: str, decimals: int | None) -> None:
-    Token.objects.filter(address=address).update(
+    if Token.objects.filter(address=address).update(
         symbol=symbol[:32], name=name[:100], decimals=decimals, metadata_fetched=True
-    )
+    ):
+        SyncState.bump_generation()  # every answer that shows the token (ajo/api/cache.py)
 
 
 # The model side of ajo.contract.rules' group state. It sits with the recorders because every

@@ -13,6 +13,7 @@ from django.utils import timezone
 from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
 from ajo.admin.paging import estimate_count
 from ajo.chainreads import cache_stats as chain_read_stats
+from ajo.metrics import api_cache_stats
 from ajo.models import SyncState
 from contributions.selectors import contribution_list, payout_list
 from groups.models import Group, Membership, Token, User
@@ -32,6 +33,35 @@ def cache_stats() -> dict | None:
     total = hits + misses
     stats.update(hits=hits, misses=misses, hit_rate=f"{hits / total:.0%}" if total else "-")
     return stats
+
+
+def api_cache_summary() -> list[dict]:
+    """The API's response cache on this host's web workers (ajo_api_cache_total), one row per
+    source: answers of the index, and apart those showing groups read from view functions."""
+    try:
+        stats = api_cache_stats()
+    except Exception:  # unreadable metric files must not take the dashboard down
+        return []
+    rows = []
+    for source, label in (("index", "API answers"), ("chain_view", "of groups read from chain")):
+        counts = stats.get(source, {})
+        hit, miss = counts.get("hit", 0), counts.get("miss", 0)
+        not_modified, uncached = counts.get("not_modified", 0), counts.get("uncached", 0)
+        total = hit + miss + not_modified + uncached
+        if source != "index" and not total:
+            continue
+        served = f"{(hit + not_modified) / total:.0%}" if total else "-"
+        rows.append(
+            {
+                "label": label,
+                "served": served,
+                "hits": hit,
+                "misses": miss,
+                "not_modified": not_modified,
+                "uncached": uncached,
+            }
+        )
+    return rows
 
 
 def sync_summary() -> dict | None:
@@ -146,6 +176,7 @@ def dashboard_callback(request, context: dict) -> dict:
             "contributions_total": sum(token.contribution_count for token in tokens),
             "sync": sync_summary(),
             "cache": cache_stats(),
+            "api_cache": api_cache_summary(),
             "chart": contributions_chart(),
             **latest_activity(),
         }

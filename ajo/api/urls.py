@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from ajo.api.cache import LIVE, cache_policy
 from ajo.api.exceptions import error_body
 from ajo.api.views import SyncStatusView, TransactionIngestView
 
@@ -19,8 +20,13 @@ def not_found(request, rest=""):
 urlpatterns = [
     path("transactions/", TransactionIngestView.as_view(), name="api-transactions"),
     path("sync/", SyncStatusView.as_view(), name="api-sync"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The code's, not the index's: their ETag is a digest of the body.
+    path("schema/", cache_policy(LIVE)(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "docs/",
+        cache_policy(LIVE)(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     # Any other path under /api/, control characters and newlines included ([\s\S], \Z):
     # a JSON 404, never Django's HTML page.
     re_path(r"^(?P<rest>[\s\S]*)\Z", not_found),

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ajo.api.cache import LIVE
 from ajo.api.fields import AddressField, TxHashField
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chainreads import api_rpc_client, chain_read_guard
@@ -66,6 +67,8 @@ class SyncStatusSerializer(serializers.Serializer):
 @extend_schema(tags=["status"], responses=SyncStatusSerializer)
 class SyncStatusView(APIView):
     """How far the index is behind the chain, and the group read cache's hit rate."""
+
+    cache_policy = LIVE  # the chain head and the cache counters are not in the index
 
     def get(self, request):
         return Response(SyncStatusSerializer(sync_status()).data)

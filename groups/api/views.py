@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ajo.addresses import InvalidAddress, normalize_address
+from ajo.api.cache import SOURCE_CHAIN_VIEW, SOURCE_INDEX, mark
 from ajo.api.filters import MAX_BIGINT
 from ajo.api.generics import ListView
 from ajo.api.pagination import PagePagination
@@ -161,7 +162,16 @@ class GroupDetailView(APIView):
             if stored is None:
                 raise exceptions.NotFound(f"group {group_id} does not exist")
             group = self._detail(group_id, stored)
-        return Response(GroupDetailSerializer(group).data)
+        # Cached like every answer, counted apart when it shows a group read from view
+        # functions; until the round's deadline, after which the same rows say "overdue".
+        deadline = group.round.deadline
+        return mark(
+            Response(GroupDetailSerializer(group).data),
+            source=SOURCE_CHAIN_VIEW if group.source == Group.Source.CHAIN_VIEW else SOURCE_INDEX,
+            expires_at=(
+                int(deadline.timestamp()) if deadline and not group.round.is_overdue else None
+            ),
+        )
 
 
 @extend_schema(tags=["groups"], parameters=[GROUP_ID])
