@@ -55,6 +55,11 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # Behind a reverse proxy / load balancer that reuses connections; keep a little above 0.
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# The longest request line gunicorn takes (its default 4,094 bytes, 8,190 at most). A group
+# search may hold 200 characters (the API's limit, a 400 beyond), which percent-encoded in a
+# non-Latin script take up to 2,400 bytes: with the other filters such a URL is within the
+# API's contract, and must reach it rather than end in gunicorn's 414.
+limit_request_line = _int("GUNICORN_LIMIT_REQUEST_LINE", 8190)
 # Recycle workers now and then so slow leaks cannot grow. A worker takes about half a second
 # to boot, and while every worker is booting nobody answers: the jitter is wide so that two
 # workers sharing the load do not reach their limit together (at 2,000 ± 200 they did, every

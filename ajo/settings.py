@@ -423,6 +423,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ajo.api.schema.postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "GroupStatusEnum": "groups.models.Group.Status",
         "GroupSourceEnum": "groups.models.Group.Source",

@@ -33,6 +33,14 @@ TOTAL_SCHEMA = {
     "exceed 2**256-1 (it stays below 2**320).",
     "example": "150000000",
 }
+UINT64_SCHEMA = {
+    "type": "string",
+    "pattern": r"^[0-9]{1,20}$",
+    "maxLength": 20,
+    "description": "Unsigned 64-bit integer as a decimal string (JSON numbers lose digits "
+    "above 2**53, and the contract allows up to 2**64-1).",
+    "example": "604800",
+}
 ADDRESS_SCHEMA = {
     "type": "string",
     "pattern": ADDRESS_PATTERN,
@@ -73,6 +81,17 @@ class Uint256TotalField(Uint256Field):
             return parse_total(data)
         except ValueError as exc:
             self.fail("invalid", message=str(exc))
+
+
+@extend_schema_field(UINT64_SCHEMA)
+class Uint64Field(Uint256Field):
+    """A uint64 of the contract (a group's frequency) or a chain id: a string, like amounts."""
+
+    def to_internal_value(self, data) -> int:
+        value = super().to_internal_value(data)
+        if value >= 2**64:
+            self.fail("invalid", message="must be below 2**64")
+        return value
 
 
 @extend_schema_field(ADDRESS_SCHEMA)

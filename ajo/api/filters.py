@@ -5,7 +5,9 @@ import functools
 import django_filters
 from django import forms
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions
 
 from ajo.addresses import InvalidAddress, normalize_address
 from ajo.api.fields import ADDRESS_SCHEMA
@@ -35,6 +37,7 @@ class AddressFilter(django_filters.CharFilter):
     field_class = AddressFormField
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_BIGINT})
 class IntFilter(django_filters.NumberFilter):
     """A whole number within the database's range (0 .. 2**63-1)."""
 
@@ -46,8 +49,22 @@ class IntFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+SEARCH_MAX_LENGTH = 200
+
+
+@extend_schema_field({"type": "string", "maxLength": SEARCH_MAX_LENGTH})
+class SearchFilter(django_filters.CharFilter):
+    """Free text (empty: no filter), at most SEARCH_MAX_LENGTH characters."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", SEARCH_MAX_LENGTH)
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(django_filters.TypedChoiceFilter):
-    """`true` or `false`; anything else is an error instead of being ignored."""
+    """`true` or `false` (a boolean in the schema, which is how clients send one); anything
+    else is an error instead of being ignored."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
@@ -61,24 +78,27 @@ class FilterSet(django_filters.FilterSet):
     django-filter builds a new Form class from the filters on every request; ours never
     change filters per instance, and each Form still copies its fields when instantiated.
 
-    `needs_one_of` names filters that no index serves alone, each with the parameters one of
-    which must come with it (a 400 otherwise): on a big table such a filter alone would make
-    the database read every row to find a page, or to find that there is none.
+    `refused` names parameters a list does not take, with where they belong: a 400 saying
+    so, instead of being ignored (a client that sent one would get unfiltered rows). On a
+    big table some filters alone would make the database read every row to find a page, or
+    to find that there is none; they are parameters of the scoped lists only.
     """
 
-    needs_one_of: dict[str, tuple[str, ...]] = {}
+    refused: dict[str, str] = {}
 
     def is_valid(self):
-        if not super().is_valid():
-            return False
-        data = self.form.cleaned_data
-        for name, companions in self.needs_one_of.items():
-            if data.get(name) is not None and all(data.get(c) in (None, "") for c in companions):
-                either = " or ".join(f"`{c}`" for c in companions)
-                self.form.add_error(
-                    name, f"`{name}` filters within one {either.replace('`', '')}: add {either}"
-                )
-        return not self.form.errors
+        valid = super().is_valid()
+        for name, filter_ in self.filters.items():
+            # Django forms take an empty value for "no filter"; the schema types these
+            # parameters (a number, a boolean, an address, a choice), so an empty one is an
+            # error like any other value of the wrong type. Free text may be empty.
+            if self.data.get(name, None) == "" and not _free_text(filter_):
+                self.form.add_error(name, "must not be empty: give a value or leave it out")
+                valid = False
+        refused = {name: [reason] for name, reason in self.refused.items() if name in self.data}
+        if refused:
+            raise exceptions.ValidationError(refused)
+        return valid
 
     def get_form_class(self):
         form_class = type(self).__dict__.get("_form_class")
@@ -86,6 +106,10 @@ class FilterSet(django_filters.FilterSet):
             form_class = super().get_form_class()
             type(self)._form_class = form_class
         return form_class
+
+
+def _free_text(filter_) -> bool:
+    return isinstance(filter_, django_filters.CharFilter) and not isinstance(filter_, AddressFilter)
 
 
 class FilterBackend(DjangoFilterBackend):
@@ -113,4 +137,4 @@ def _parameter_names(filterset_class) -> frozenset[str] | None:
             isinstance(widget, type) and issubclass(widget, forms.MultiWidget)
         ):
             return None
-    return frozenset(filterset_class.base_filters)
+    return frozenset(filterset_class.base_filters) | frozenset(filterset_class.refused)

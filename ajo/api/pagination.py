@@ -6,6 +6,7 @@ use the default size, or answer 404 for a bad cursor).
 """
 
 import binascii
+import re
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 
 from django.core import signing
@@ -22,29 +23,43 @@ MAX_PAGE_SIZE = 100
 
 def _page_size(request, param: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(param)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+    # Above the maximum is an error too, not quietly the maximum: the schema says 1..100,
+    # and a client asking for 500 rows should learn it gets at most 100.
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
         raise exceptions.ValidationError(
             {param: [f"must be a whole number from 1 to {maximum} (got {raw[:20]!r})"]}
         )
-    return min(int(raw), maximum)
+    return int(raw)
+
+
+def page_size_parameter(param: str) -> dict:
+    return {
+        "name": param,
+        "required": False,
+        "in": "query",
+        "description": f"Rows per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    }
+
+
+MAX_PAGE_DIGITS = 9
 
 
 class PagePagination(PageNumberPagination):
     page_size = DEFAULT_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+    last_page_strings = ()  # DRF's `?page=last`: a number only, as the schema says
 
     def get_page_size(self, request):
         return _page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
 
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param, 1)
-        if raw in self.last_page_strings:
-            return raw
         text = str(raw)
-        if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 9:
+        if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > MAX_PAGE_DIGITS:
             raise exceptions.ValidationError(
                 {self.page_query_param: [f"must be a page number from 1 (got {text[:20]!r})"]}
             )
@@ -54,6 +69,18 @@ class PagePagination(PageNumberPagination):
         response = super().get_paginated_response_schema(schema)
         response["required"] = ["count", "next", "previous", "results"]
         return response
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1 (past the last page: 404).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 10**MAX_PAGE_DIGITS - 1},
+            },
+            page_size_parameter(self.page_size_query_param),
+        ]
 
 
 # ?ordering= values an event list accepts (True: newest first). The key of an event row,
@@ -65,6 +92,7 @@ _MAX_BLOCK = 2**63 - 1
 _MAX_LOG_INDEX = 2**32 - 1
 # Longest cursor this API issues is about 110 characters; anything far longer is not one.
 _MAX_CURSOR_LENGTH = 200
+_CURSOR_PATTERN = re.compile(r"[A-Za-z0-9_-]*")
 _CURSOR_SIGNER = signing.Signer(salt="ajo.api.pagination.EventCursorPagination")
 
 
@@ -146,7 +174,7 @@ class EventCursorPagination(BasePagination):
 
     def _descending(self, request) -> bool:
         raw = request.query_params.get(self.ordering_param)
-        if raw is None or raw == "":
+        if raw is None:
             return True
         if raw not in EVENT_ORDERINGS:
             raise exceptions.ValidationError(
@@ -163,13 +191,18 @@ class EventCursorPagination(BasePagination):
         def invalid(reason: str = "is not a cursor issued by this API"):
             return exceptions.ValidationError({self.cursor_query_param: [reason]})
 
-        if len(token) > _MAX_CURSOR_LENGTH or not token.isascii():
-            raise invalid()
+        if len(token) > _MAX_CURSOR_LENGTH or not _CURSOR_PATTERN.fullmatch(token):
+            raise invalid("is not a cursor: base64url characters, at most 200")
         try:
             signed = urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
             payload = _CURSOR_SIGNER.unsign(signed)
         except (binascii.Error, ValueError, signing.BadSignature):  # UnicodeError is a ValueError
-            raise invalid() from None
+            # Well formed, but no page the API issued: "no such page" (a 404), as for a page
+            # number past the last; the schema can say how a cursor looks, not which exist.
+            raise exceptions.NotFound(
+                f"no page at this {self.cursor_query_param}: it was not issued by this API "
+                f"(follow the `next` and `previous` links)"
+            ) from None
         # Signed by this API, so well formed; checked all the same, a bug must not reach SQL.
         parts = payload.split(":")
         if (
@@ -215,19 +248,16 @@ class EventCursorPagination(BasePagination):
                 "in": "query",
                 "description": (
                     "Opaque position in the list, taken from a `next` or `previous` link "
-                    "(signed by the API; one that was not issued by it, or was issued for "
-                    "the other ordering, is a 400). Omit it for the first page."
+                    "(signed by the API: one it did not issue is a 404, one issued for the "
+                    "other ordering a 400). Omit it for the first page."
                 ),
-                "schema": {"type": "string", "maxLength": _MAX_CURSOR_LENGTH},
+                "schema": {
+                    "type": "string",
+                    "maxLength": _MAX_CURSOR_LENGTH,
+                    "pattern": f"^{_CURSOR_PATTERN.pattern}$",
+                },
             },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": f"Rows per page (default {DEFAULT_PAGE_SIZE}, at most "
-                f"{MAX_PAGE_SIZE}).",
-                "schema": {"type": "integer", "minimum": 1},
-            },
+            page_size_parameter(self.page_size_query_param),
             {
                 "name": self.ordering_param,
                 "required": False,

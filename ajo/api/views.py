@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ajo.api.cache import LIVE
-from ajo.api.fields import AddressField, TxHashField
+from ajo.api.fields import AddressField, TxHashField, Uint64Field
 from ajo.api.throttling import CacheTolerantScopedRateThrottle
 from ajo.chainreads import api_rpc_client, chain_read_guard
 from ajo.engine.ingest import ingest_transaction
@@ -36,7 +36,9 @@ class SyncFailureSerializer(serializers.Serializer):
 
 
 class SyncStatusSerializer(serializers.Serializer):
-    chain_id = serializers.IntegerField(allow_null=True)
+    chain_id = Uint64Field(
+        allow_null=True, help_text="EIP-155 chain id (a string: it may pass 2**53)."
+    )
     contract = AddressField(allow_null=True)
     head_block = serializers.IntegerField(
         allow_null=True, help_text="Latest block at the node (null if unreachable)."
@@ -100,7 +102,7 @@ class TransactionIngestView(APIView):
 
     throttle_classes = [CacheTolerantScopedRateThrottle]
     throttle_scope = "ingest"
-    error_codes = ["409", "422", "429", "502", "503"]
+    error_codes = ["409", "415", "422", "429", "502", "503"]
 
     def post(self, request):
         serializer = TransactionIngestRequestSerializer(data=request.data)

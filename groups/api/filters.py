@@ -2,7 +2,7 @@
 
 import django_filters
 
-from ajo.api.filters import AddressFilter, FilterSet
+from ajo.api.filters import AddressFilter, FilterSet, SearchFilter
 from groups.models import Group
 
 
@@ -11,9 +11,7 @@ class GroupFilter(FilterSet):
     token = AddressFilter(field_name="token__address", help_text="Token address.")
     creator = AddressFilter(field_name="creator__address", help_text="Creator's address.")
     member = AddressFilter(method="filter_member", help_text="Groups this address is in.")
-    search = django_filters.CharFilter(
-        field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name."
-    )
+    search = SearchFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("id", "id"),

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ajo.api.fields import AddressField, Uint256Field, Uint256TotalField
+from ajo.api.fields import AddressField, Uint64Field, Uint256Field, Uint256TotalField
 from ajo.api.representation import FastRepresentationMixin
 from groups.models import Group, Membership, Token, User
 
@@ -26,7 +26,7 @@ class GroupSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     creator = AddressField(source="creator.address")
     contribution_amount = Uint256Field()
     pot = Uint256Field(help_text="contribution_amount * member_count: one round's payout.")
-    frequency = serializers.IntegerField(help_text="Seconds per round.")
+    frequency = Uint64Field(help_text="Seconds per round (a uint64 on chain: a string).")
     next_deadline = serializers.DateTimeField(
         allow_null=True, help_text="Deadline of the current round (active groups)."
     )

@@ -43,7 +43,10 @@ from groups.selectors import (
 )
 
 GROUP_ID = OpenApiParameter(
-    "group_id", int, OpenApiParameter.PATH, description="On-chain group id."
+    "group_id",
+    {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT},
+    OpenApiParameter.PATH,
+    description="On-chain group id (from 1).",
 )
 ADDRESS = OpenApiParameter(
     "address",

@@ -15,7 +15,7 @@ def test_schema_validates_without_warnings(tmp_path):
 
 
 @pytest.fixture
-def schema(client):
+def schema(client, db):  # every API answer reads the index version (X-Indexed-Block)
     response = client.get("/api/schema/?format=json")
     assert response.status_code == 200
     return response.json()
@@ -72,7 +72,7 @@ def test_every_operation_documents_the_error_envelope(schema):
             assert error == {"$ref": "#/components/schemas/Error"}, (method, path)
 
 
-def test_swagger_ui_is_served_without_internet(client, settings):
+def test_swagger_ui_is_served_without_internet(client, settings, db):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     html = response.content.decode()
