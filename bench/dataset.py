@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import secrets
 import subprocess
 import sys
 import time
@@ -660,9 +661,9 @@ def build_dataset(
                 last_block_hash, last_block_time, head_block, head_seen_at, total_events,
                 rolled_up_block, reorg_count, last_run_started_at, last_run_finished_at,
                 last_run_events, last_error, failure, failure_event, failure_attempts,
-                updated_at)
+                updated_at, generation)
             VALUES (1, %s, %s, %s, %s, %s, %s, %s, now(), %s, %s, 0, now(), now(), 0, '', '', '',
-                0, now())
+                0, now(), %s)
             """,
             [
                 CHAIN_ID,
@@ -674,6 +675,7 @@ def build_dataset(
                 last_block,
                 contribution_count + payout_count + membership_count + 2 * groups,
                 last_block,  # every total counts every row: nothing waits for a roll-up
+                secrets.randbits(63),  # SyncState.generation: what API answers are keyed by
             ],
         )
         for table in (

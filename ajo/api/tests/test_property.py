@@ -30,6 +30,8 @@ def api_schema(db, settings, dead_rpc_url):
     # No contract configured: a group the database lacks is a 404, never a chain read.
     settings.AJO_CONTRACT_ADDRESS = ""
     settings.CHAIN_RPC_URL = dead_rpc_url
+    # A generated min_block beyond the index is a 409 after this wait (a test needs no 5 s).
+    settings.API_MIN_BLOCK_WAIT_SECONDS = 0.05
     token = TokenFactory(address="0x" + "ab" * 20)
     users = [UserFactory(address=f"0x{i:040x}") for i in range(1, 4)]
     group = GroupFactory(id=1, token=token, creator=users[0], status="active", member_count=3)
