@@ -110,18 +110,18 @@ def test_cursor_pages_walk_every_row_once_across_a_shared_block(client, rows):
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
+    ("path", "expected"),
     [
-        ("group=2", [(13, 2), (12, 0)]),
-        ("round=1&group=1", [(11, 1), (10, 0)]),
-        (f"round=1&member={addr(0xA1)}", [(12, 0), (10, 0)]),
-        ("late=true", [(12, 3), (11, 1)]),
-        ("late=false&group=1", [(14, 0), (10, 0)]),
-        ("from_block=11&to_block=12", [(12, 3), (12, 0), (11, 1)]),
+        ("/api/contributions/?group=2", [(13, 2), (12, 0)]),
+        ("/api/groups/1/contributions/?round=1", [(11, 1), (10, 0)]),
+        (f"/api/users/{addr(0xA1)}/contributions/?round=1", [(12, 0), (10, 0)]),
+        ("/api/contributions/?late=true", [(12, 3), (11, 1)]),
+        ("/api/contributions/?late=false&group=1", [(14, 0), (10, 0)]),
+        ("/api/contributions/?from_block=11&to_block=12", [(12, 3), (12, 0), (11, 1)]),
     ],
 )
-def test_filters(client, rows, query, expected):
-    assert keys(client.get(f"/api/contributions/?{query}")) == expected
+def test_filters(client, rows, path, expected):
+    assert keys(client.get(path)) == expected
 
 
 def test_member_filter(client, rows):
@@ -137,7 +137,7 @@ def _cursor(text: str) -> str:
 @pytest.mark.parametrize(
     ("query", "field"),
     [
-        ("cursor=zzz", "cursor"),
+        ("cursor=%21%21", "cursor"),
         (f"cursor={_cursor('p=abc')}", "cursor"),
         (f"cursor={_cursor('o=-5')}", "cursor"),
         (f"cursor={_cursor('p=' + '9' * 30)}", "cursor"),
@@ -158,18 +158,22 @@ def test_bad_input_is_400_naming_the_parameter(client, rows, query, field):
 
 
 @pytest.mark.parametrize(
-    ("path", "companions"),
-    [("/api/contributions/", "`group` or `member`"), ("/api/payouts/", "`group` or `recipient`")],
+    ("path", "where"),
+    [
+        ("/api/contributions/", "/api/groups/{id}/contributions/?round="),
+        ("/api/payouts/", "/api/groups/{id}/payouts/?round="),
+    ],
 )
-def test_round_alone_is_400_saying_what_to_add(client, rows, path, companions):
-    """No index serves every group's round n: alone it would read the whole table."""
-    response = client.get(f"{path}?round=1")
-    assert response.status_code == 400, response.content
-    error = response.json()["error"]
-    assert error["message"].startswith("round: ")
-    assert f"add {companions}" in error["message"]
-    # with a block range it is still every group's round: refused too
-    assert client.get(f"{path}?round=1&from_block=1").status_code == 400
+def test_round_on_an_unscoped_list_is_400_saying_where_it_belongs(client, rows, path, where):
+    """No index serves every group's round n: alone it would read the whole table. Beside a
+    group or member it is the scoped lists' parameter (the schema can say that exactly)."""
+    for query in ("round=1", "round=1&from_block=1", "round=1&group=1"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert error["message"].startswith("round: filter a round within a group")
+        assert where in error["message"]
+        assert list(error["details"]) == ["round"]
 
 
 def test_round_under_one_group_or_member_needs_nothing_more(client, rows):
@@ -194,8 +198,12 @@ def test_page_size_is_capped(client):
     group, member = GroupFactory(id=1), UserFactory()
     for round_number in range(1, 106):  # a member pays each round once
         ContributionFactory(group=group, member=member, round=round_number)
-    response = client.get("/api/contributions/?page_size=500")
-    assert len(response.json()["results"]) == 100
+    assert len(client.get("/api/contributions/?page_size=100").json()["results"]) == 100
+    response = client.get("/api/contributions/?page_size=101")
+    assert response.status_code == 400  # not quietly 100: the schema says 1 to 100
+    assert response.json()["error"]["message"] == (
+        "page_size: must be a whole number from 1 to 100 (got '101')"
+    )
 
 
 class TestGroupEvents:
@@ -218,6 +226,6 @@ class TestGroupEvents:
 
 
 def test_payout_list_filters(client, rows):
-    response = client.get(f"/api/payouts/?recipient={addr(0xA1)}&round=1&from_block=11")
+    response = client.get(f"/api/payouts/?recipient={addr(0xA1)}&from_block=11")
     assert [r["block_number"] for r in response.json()["results"]] == [11]
     assert client.get(f"/api/payouts/?recipient={addr(0xB2)}").json()["results"] == []
