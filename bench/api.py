@@ -60,6 +60,9 @@ def _start_gunicorn(
         "CACHE_URL": cache_url,
         # Cold runs store an answer per request: let them go soon.
         "API_CACHE_SECONDS": "60",
+        # Steady state: a worker recycled in the middle of a wrk run (max_requests) left wrk
+        # waiting on a connection gunicorn had closed.
+        "GUNICORN_MAX_REQUESTS": "0",
         "DATABASE_URL": database_url,
         "DEBUG": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
@@ -265,6 +268,7 @@ def run(
                 loaded = _wrk(url, connections=connections, seconds=seconds, **kwargs)
                 return single, loaded
 
+            print(f"  {name} ...", flush=True)
             rows.append(_row(name, path, "cold", *both(script=str(script))))
             rows.append(_row(name, path, "warm", *both()))
             etag = headers.get("ETag")

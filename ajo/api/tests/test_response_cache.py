@@ -4,6 +4,7 @@ invalidates in its own transaction, and ?min_block= (read-your-writes)."""
 
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,7 +90,23 @@ def test_before_the_first_window_the_block_is_the_one_before_the_start(client, s
     assert client.get("/api/groups/")["X-Indexed-Block"] == "59"
 
 
-def test_a_repeated_read_is_a_hit_that_reads_no_table(client, indexed):
+@pytest.fixture(params=["locmem", "redis"])
+def api_cache(request, settings):
+    """The response cache as the demo runs it (local memory) and as compose does (Redis; DB 5
+    and a key prefix of this run's own)."""
+    if request.param == "redis":
+        settings.CACHES = {
+            **settings.CACHES,
+            "api": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/5",
+                "KEY_PREFIX": f"ajo-api-test-{uuid.uuid4().hex}",
+            },
+        }
+    return request.param
+
+
+def test_a_repeated_read_is_a_hit_that_reads_no_table(client, indexed, api_cache):
     first = client.get("/api/groups/7/")
     assert first["X-Cache"] == "miss"
     with CaptureQueriesContext(connection) as queries:
@@ -267,3 +284,21 @@ def test_min_block_waits_for_the_window_that_reaches_it(client, settings):
     assert response["X-Indexed-Block"] == "103"
     assert response["X-Cache"] == "miss"  # keyed by the generation it waited for
     assert 0.4 <= waited < 3
+
+
+def test_the_admin_dashboard_shows_the_response_cache(client, indexed):
+    from django.urls import reverse
+
+    from groups.tests.factories import StaffFactory
+
+    client.get("/api/groups/?search=dash")
+    client.get("/api/groups/?search=dash")
+    client.force_login(StaffFactory(is_superuser=True))
+    page = client.get(reverse("admin:index"))
+    index = page.context["api_cache"][0]
+    assert index["label"] == "API answers"
+    assert index["hits"] >= 1
+    assert index["misses"] >= 1
+    html = page.content.decode()
+    assert 'id="ajo-api-cache"' in html
+    assert "without running the view" in html

@@ -556,10 +556,8 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     shown = client.get(f"/api/groups/{forever_id}/")
     assert shown.status_code == 200
     body = shown.json()
-    assert (body["frequency"], body["next_deadline"]) == (
-        str(2**64 - 1),
-        None,
-    )  # a uint64: a string in JSON
+    # frequency is a uint64: a string in JSON
+    assert (body["frequency"], body["next_deadline"]) == (str(2**64 - 1), None)
     assert (body["round"]["deadline"], body["round"]["is_overdue"]) == (None, False)
 
 
