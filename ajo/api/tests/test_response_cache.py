@@ -305,3 +305,39 @@ def test_the_admin_dashboard_shows_the_response_cache(client, indexed):
     html = page.content.decode()
     assert 'id="ajo-api-cache"' in html
     assert "without running the view" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_read_through_the_chain_is_cached_by_the_same_rules_and_counted_apart(
+    client, on_chain
+):
+    """Point 6 on a real node: the cache-first read stores the group (a new generation, so
+    the list shows it at once), its answers are then cached and revalidated like any other,
+    counted as chain_view, until the sync's window makes the group the events' own."""
+    from ajo.engine import loop
+
+    a, b = on_chain.accounts[1:3]
+    loop.run()  # an index exists; the group below comes after its checkpoint
+    group_id = on_chain.create_group(a, max_members=3, name="Ahead")
+    on_chain.join(group_id, b)
+    before = dict(api_cache_stats().get(SOURCE_CHAIN_VIEW, {}))
+    assert client.get("/api/groups/").json()["count"] == 0
+
+    read = client.get(f"/api/groups/{group_id}/")
+    assert read.json()["source"] == "chain_view"
+    assert "X-Cache" not in read  # the read wrote the rows: its own generation is gone
+    assert client.get("/api/groups/").json()["count"] == 1  # the list is not stale
+    stored = client.get(f"/api/groups/{group_id}/")
+    assert stored["X-Cache"] == "miss"
+    assert client.get(f"/api/groups/{group_id}/")["X-Cache"] == "hit"
+    revalidated = client.get(f"/api/groups/{group_id}/", headers={"if-none-match": stored["ETag"]})
+    assert revalidated.status_code == 304
+    after = api_cache_stats()[SOURCE_CHAIN_VIEW]
+    for result, count in (("uncached", 1), ("miss", 1), ("hit", 1), ("not_modified", 1)):
+        assert after.get(result, 0) - before.get(result, 0) == count, result
+
+    loop.run()  # the sync reaches the group's blocks: its events confirm it
+    synced = client.get(f"/api/groups/{group_id}/", headers={"if-none-match": stored["ETag"]})
+    assert synced.status_code == 200
+    assert synced.json()["source"] == "events"
+    assert int(synced["X-Indexed-Block"]) >= on_chain.head()
