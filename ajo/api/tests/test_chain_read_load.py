@@ -1,6 +1,7 @@
 """Bounded load on the node from cache-first group reads: the groupCount() gate, the failure
 breaker, the per-client throttle and the per-process bulkhead (anvil behind the fault proxy)."""
 
+import re
 import threading
 import time
 
@@ -71,7 +72,9 @@ def test_a_failing_node_is_asked_once_per_few_seconds(
         assert response.status_code == 503
         error = response.json()["error"]
         assert error["code"] == "chain_unavailable"
-        assert error["message"].startswith("the node failed 0s ago (RPC ")
+        # "0s ago", or "1s" once half the second has gone (a hundred requests on a busy
+        # machine); the failure is remembered for the whole second either way.
+        assert re.match(r"the node failed [01]s ago \(RPC ", error["message"]), error["message"]
         assert "HTTP 503 after 2 attempts); not asked again for 1s" in error["message"]
         assert error["details"] == {"retry_after_seconds": 1}
         assert response["Retry-After"] == "1"
