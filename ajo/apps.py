@@ -11,6 +11,6 @@ class AjoConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from ajo.db import register_sqlite_functions
+        from ajo.db.sqlite import register_sqlite_functions
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="ajo_sqlite_functions")

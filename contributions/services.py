@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from ajo.contract import rules
 from ajo.contract.events import ContributionMade, Event, PayoutSent
-from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
+from ajo.db.bulk import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
 from contributions.models import Contribution, Payout
 from groups.models import Membership, Token
 from groups.runstate import group_save_many, groups_by_id

@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q
 
 from ajo.chainreads import chain_group_read, chain_token_metadata
 from ajo.contract import rules
-from ajo.db import from_unix, save_fields
+from ajo.db.bulk import from_unix, save_fields
 from ajo.models import SyncState
 from groups.models import Group, Membership, Token, User
 from groups.services import (

@@ -9,7 +9,7 @@ the previous window is still being committed; see each class for why that stays 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from ajo.db import chunks, request_barrier, save_fields
+from ajo.db.bulk import chunks, request_barrier, save_fields
 from groups.models import Group
 
 

@@ -7,7 +7,7 @@ statement, and moves the totals of the rows they touch (loaded once, written bac
 Applying the same batch twice changes nothing. Callers hold the write lock (see
 `ajo.engine.writelock`) and a transaction.
 
-New rows get their ids before they are written (`ajo.db.bulk_insert_new` on PostgreSQL) and go
+New rows get their ids before they are written (`ajo.db.bulk.bulk_insert_new` on PostgreSQL) and go
 into the run's caches (groups.runstate) at once, so no handler reads back what another one
 wrote: the sync can compute a batch's writes while the previous batch is still being committed.
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from ajo.contract import rules
 from ajo.contract.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
-from ajo.db import (
+from ajo.db.bulk import (
     bulk_insert,
     bulk_insert_new,
     bulk_update,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Count, Sum
 
-from ajo.db import bulk_update, chunks, save_fields
+from ajo.db.bulk import bulk_update, chunks, save_fields
 from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
 from groups.runstate import groups_by_id

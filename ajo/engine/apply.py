@@ -9,7 +9,7 @@ import logging
 
 from django.db import connection, transaction
 
-from ajo.db import from_unix
+from ajo.db.bulk import from_unix
 from ajo.engine import registry
 from ajo.engine.checkpoint import revert_rows_above, roll_up_through
 from ajo.engine.errors import SyncError, WindowFailed

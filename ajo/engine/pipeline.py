@@ -1,18 +1,19 @@
 """The pipelined catch-up (PostgreSQL): window n+1's writes are planned while window n commits.
 
 `PipelinedWriter` is a mixin of `ajo.engine.loop.Syncer`: plan_window runs the handlers with
-their writes recorded (ajo.db.deferred_writes), commit_planned runs them on the writer
+their writes recorded (DeferredWrites), commit_planned runs them on the writer
 thread's own connection in the window's transaction (ajo.engine.apply's bracket), and
 _catch_up_pipelined keeps one window in flight, falling back to one window at a time when
 a plan cannot stand. It also owns the writer thread.
 """
 
+import functools
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
-from ajo.db import DeferredWrites, deferred_writes
+from ajo.db.bulk import installed
 from ajo.engine import registry
 from ajo.engine.errors import SyncError, describe_error
 from ajo.engine.windows import Window
@@ -22,14 +23,34 @@ from groups.runstate import RunCache
 logger = logging.getLogger("ajo.sync")
 
 
+class DeferredWrites(list):
+    """A WriteSink (ajo.db.bulk) that records each write, rows included, to run later in
+    order with `run()`: the planner computes a window's writes while the writer thread still
+    commits the previous window on another connection. Reads run at once, so code writing
+    here must not read back what it wrote: ids come from `bulk_insert_new`.
+
+    `barrier` is set by a writer that changed rows other code may still read from the
+    database (see groups.runstate.WindowGroups): run these writes before computing more."""
+
+    barrier = False
+
+    def write(self, fn, /, *args, **kwargs) -> None:
+        self.append(functools.partial(fn, *args, **kwargs))
+
+    def run(self) -> None:
+        for write in self:
+            write()
+
+
 class PipelinedWriter:
     """Plans and commits windows on two connections (mixed into Syncer)."""
 
     def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
-        """Run the handlers with their writes recorded, not sent (see ajo.db.deferred_writes):
-        pure computation on this thread's connection while the writer commits the previous
-        window on its own."""
-        with deferred_writes() as writes:
+        """Run the handlers with their writes recorded, not sent (DeferredWrites): pure
+        computation on this thread's connection while the writer commits the previous window
+        on its own."""
+        writes = DeferredWrites()
+        with installed(writes):
             applied = registry.apply_events(window.events)
         return applied, writes
 
