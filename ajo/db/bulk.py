@@ -17,9 +17,7 @@ ajo.fields.Uint256TotalField): the only columns SQL adds into are totals.
 """
 
 import functools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -47,32 +45,6 @@ class _Immediate:
 
 
 IMMEDIATE: WriteSink = _Immediate()
-
-# Until the handlers pass `out` themselves, the pipeline installs its sink for the thread.
-_installed = threading.local()
-
-
-@contextmanager
-def installed(out: WriteSink) -> Iterator[WriteSink]:
-    """Inside, writes given no sink of their own go to `out`."""
-    _installed.out = out
-    try:
-        yield out
-    finally:
-        _installed.out = None
-
-
-def _sink(out: WriteSink) -> WriteSink:
-    if out is IMMEDIATE:
-        ambient = getattr(_installed, "out", None)
-        return IMMEDIATE if ambient is None else ambient
-    return out
-
-
-def request_barrier() -> None:
-    out = getattr(_installed, "out", None)
-    if out is not None:
-        out.barrier = True
 
 
 def chunks(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
@@ -181,7 +153,7 @@ def bulk_insert(
     """INSERT rows (tuples in `names` order); other columns get their field defaults."""
     if not rows:
         return 0
-    _sink(out).write(_insert, model, names, list(rows))
+    out.write(_insert, model, names, list(rows))
     return len(rows)
 
 
@@ -217,7 +189,7 @@ def delete_ids(model: type[models.Model], ids: Sequence[int], *, out: WriteSink 
     nothing else points at."""
     if not ids:
         return 0
-    _sink(out).write(_delete, model, list(ids))
+    out.write(_delete, model, list(ids))
     return len(ids)
 
 
@@ -242,7 +214,7 @@ def bulk_update(
     """Set (or, with add=True, add to) `names` on rows given as (pk, value, value, …)."""
     if not rows:
         return 0
-    _sink(out).write(_update, model, names, list(rows), add=add)
+    out.write(_update, model, names, list(rows), add=add)
     return len(rows)
 
 

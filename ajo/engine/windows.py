@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ajo.contract.artifacts import event_topics
-from ajo.contract.decode import decode_logs
-from ajo.engine import metrics
+from ajo.engine import metrics, registry
 from ajo.engine.checks import Checked, ProviderLie, check_blooms, check_logs, confirm_suspects
 from ajo.engine.errors import SyncError
 from ajo.engine.rpc import RpcError, endpoint_label
@@ -299,8 +297,9 @@ class WindowFetcher:
                 )
         checked = check_logs(logs, contract=self.contract, first=first, last=last, headers=headers)
         window = {n: h for n, h in headers.items() if n >= first}
+        source = registry.source()
         suspects = check_blooms(
-            checked, contract=self.contract, headers=window, topics=event_topics().values()
+            checked, contract=self.contract, headers=window, topics=source.topics()
         )
         confirming = None
         if suspects and pool is not None:
@@ -310,7 +309,7 @@ class WindowFetcher:
         times = {n: int(headers[n]["timestamp"], 16) for n in checked.hashes}
         times[last] = int(headers[last]["timestamp"], 16)
         # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
-        events = decode_logs(logs, times)
+        events = source.decode_logs(logs, times)
         if suspects:
             answers = confirming.result() if confirming else self._narrow_logs(suspects, window)
             false_positives, lie = confirm_suspects(suspects, answers)
