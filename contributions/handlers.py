@@ -8,7 +8,7 @@ so in revert order (the reverse) contributions deletes and rebuilds before group
 
 from ajo.contract.events import ContributionMade, PayoutSent
 from ajo.engine import registry
-from contributions import services, totals
+from contributions import checks, services, totals
 from contributions.models import Contribution, Payout
 from groups.handlers import GROUP_WINDOW, TOUCHED
 
@@ -42,3 +42,4 @@ def contributions_revert_rebuild(context: registry.RevertContext) -> None:
 
 registry.on_revert(delete=contributions_revert_delete, rebuild=contributions_revert_rebuild)
 registry.on_roll_up(totals.totals_roll_up)
+registry.on_verify(chain=checks.payments_against_chain, database=checks.rows_differences)

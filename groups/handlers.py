@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from ajo.contract.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
 from ajo.contract.reader import ContractReader
 from ajo.engine import registry
-from groups import chainview, services, totals
+from groups import chainview, checks, services, totals
 from groups.models import Group, Membership, Token, User
 from groups.runstate import RunCache, group_window
 
@@ -113,3 +113,4 @@ def tokens_read_metadata(client, contract: str) -> None:
 registry.on_after_window(tokens_read_metadata)
 registry.on_checkpoint(chainview.view_reads_settle)
 registry.before_ingest(chainview.groups_ensure_known)
+registry.on_verify(chain=checks.groups_against_chain, database=checks.group_state_differences)

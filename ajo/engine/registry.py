@@ -30,7 +30,7 @@ order are the registrations in reverse. The engine imports no app and no contrac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -309,13 +309,17 @@ def ingest_starting(*, decoded: dict[str, list], block_number: int) -> str | Non
 
 @dataclass(eq=False)
 class VerifyContext:
-    """What a chain check gets: the node, the contract, the block to compare at."""
+    """What a chain check gets: the node, the contract, the block to compare at, and the
+    engine's way of reading many logs within a provider's limits."""
 
     client: RpcClient
     contract: str
     block: int | str  # the indexed block, or "latest" before anything is indexed
     indexed: int | None  # the checkpoint (None: nothing indexed yet)
     start_block: int | None
+    # read_logs(query, first=, last=, size=) -> one list of logs per window
+    # (ajo.engine.windows.logs_in_windows on this context's client)
+    read_logs: Callable[..., Iterable[list[dict]]]
     scope: Any = None  # what to check, as the caller and the checks agree; None: everything
     memo: dict[Callable, Any] = field(default_factory=dict)
 

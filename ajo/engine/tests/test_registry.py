@@ -8,7 +8,7 @@ from django.db import connection
 from ajo.contract.events import GroupStarted
 from ajo.engine import loop, registry, windows
 from ajo.engine.errors import SyncError
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from devtools.chainkit import database_snapshot, private_chain, rewound
 from groups.handlers import GROUPS_RUN
 from groups.models import Group
@@ -28,6 +28,9 @@ def test_handlers_run_in_the_contracts_emission_order():
 def test_an_app_reverts_before_the_app_it_builds_on():
     order = [delete.__module__ for delete, _ in reversed(registry._revert_hooks)]
     assert order == ["contributions.handlers", "groups.handlers"]
+    # the rows and their sums are checked before the state groups derives from the sums
+    checks = [check.__module__ for check in registry.database_checks()]
+    assert checks == ["contributions.checks", "groups.checks"]
 
 
 def test_a_run_resets_every_apps_state_and_each_run_has_its_own():
@@ -76,4 +79,4 @@ def test_a_revert_rebuilds_what_both_apps_derive(on_chain):
     middle = (on_chain.deployment.block + on_chain.head()) // 2
     loop.run(from_block=middle)  # reverts every row above middle - 1, then indexes them again
     assert database_snapshot() == whole
-    assert verify_groups() == []
+    assert verify() == []
