@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.dataset import DEFAULT_DATABASE_URL, ensure_dataset  # noqa: E402
+
 BASELINE_PATH = "/bench/baseline/"  # routed by bench/api_app.py
 LOG_PATH = Path(os.environ.get("TMPDIR", "/tmp")) / "ajo-bench-api-gunicorn.log"
 
@@ -150,8 +152,6 @@ def _wrk(url: str, *, connections: int, seconds: int) -> dict:
 
 
 def run(*, database_url: str, seconds: int, connections: int, workers: int) -> list[dict]:
-    from bench.dataset import ensure_dataset
-
     started = time.monotonic()
     built = ensure_dataset(database_url=database_url)
     print(f"dataset: {'built' if built else 'reused'} in {time.monotonic() - started:.0f} s")
@@ -204,8 +204,6 @@ def print_table(rows: list[dict], *, connections: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.dataset import DEFAULT_DATABASE_URL
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
