@@ -12,12 +12,11 @@ time. The sync decides when (see ajo.engine.loop: SyncState.rolled_up_block).
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from ajo.db.bulk import chunks, save_fields, sql_uint256_add, sql_uint256_sum
 from contributions.models import Contribution, Payout
 from groups.models import Group, Membership
-from groups.totals import user_recompute_many
+from groups.totals import user_recompute_selected
 
 _GROUP_SUMS = ["total_contributed", "contribution_count", "total_paid_out", "payout_count"]
 _MEMBERSHIP_SUMS = ["total_contributed", "contribution_count", "payout_round", "payout_amount"]
@@ -87,7 +86,7 @@ def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None 
     SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Memberships gain
     the sums of their new rows, contributions and payouts in one statement, so each row is
     rewritten once (in place: see groups migration 0005); then the users touched are set to
-    the sums of their memberships (groups.totals.user_recompute_many).
+    the sums of their memberships (groups.totals.user_recompute_selected).
     """
     where = "block_number > %s AND block_number <= %s" + (" AND tx_hash = %s" if tx_hash else "")
     params = [after_block, through_block, *([tx_hash] if tx_hash else [])]
@@ -121,10 +120,10 @@ def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None 
             """,  # noqa: S608 (table names from the models, values as parameters)
             params * 2,
         )
-    rows = Q(block_number__gt=after_block, block_number__lte=through_block)
-    if tx_hash:
-        rows &= Q(tx_hash=tx_hash)
-    paid = Contribution.objects.filter(rows).values_list("member_id", flat=True)
-    received = Payout.objects.filter(rows).values_list("recipient_id", flat=True)
-    touched = {*paid.order_by().distinct(), *received.order_by().distinct()}
-    user_recompute_many(user_ids=touched)
+    user_recompute_selected(
+        users_sql=(
+            f"SELECT member_id AS user_id FROM {contributions} WHERE {where} "  # noqa: S608
+            f"UNION SELECT recipient_id FROM {payouts} WHERE {where}"
+        ),
+        params=params * 2,
+    )

@@ -6,10 +6,10 @@ contributions (contributions.totals); groups rebuilds what it derives from them.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from ajo.db.bulk import bulk_update, chunks, save_fields
+from ajo.db.bulk import bulk_update, chunks, save_fields, sql_uint256_sum
 from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
 from groups.runstate import groups_by_id
@@ -86,6 +86,40 @@ def user_recompute_many(*, user_ids: Iterable[int]) -> None:
         }
         nothing = (0, 0, 0, 0, 0)
         bulk_update(User, _USER_TOTALS, [(i, *sums.get(i, nothing)) for i in part])
+
+
+def user_recompute_selected(*, users_sql: str, params: list) -> None:
+    """user_recompute_many for the users a subquery names (`users_sql` selects their ids as
+    `user_id`), as one UPDATE … FROM (SELECT … GROUP BY): the same sums, computed and written
+    inside the database. The sync's roll-up closes every catch-up with it, in the last
+    window's transaction, where reading every touched user's sums into Python and sending
+    them back was half the roll-up's time. A user the subquery names without memberships
+    gets zeros, as in user_recompute_many."""
+    users, memberships = User._meta.db_table, Membership._meta.db_table
+    paid = sql_uint256_sum("m.total_contributed")
+    received = sql_uint256_sum("m.payout_amount")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {users} SET
+                total_contributed = d.paid,
+                contribution_count = d.payments,
+                total_received = d.received,
+                payout_count = d.payouts,
+                group_count = d.groups
+            FROM (
+                SELECT t.user_id, COALESCE({paid}, 0) AS paid,
+                    COALESCE(SUM(m.contribution_count), 0) AS payments,
+                    COALESCE({received}, 0) AS received,
+                    COUNT(m.payout_round) AS payouts, COUNT(m.id) AS groups
+                FROM ({users_sql}) AS t
+                LEFT JOIN {memberships} AS m ON m.user_id = t.user_id
+                GROUP BY t.user_id
+            ) AS d
+            WHERE {users}.id = d.user_id
+            """,  # noqa: S608 (table names from the models, values as parameters)
+            params,
+        )
 
 
 def token_recompute_many(*, token_ids: Iterable[int]) -> None:
