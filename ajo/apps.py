@@ -1,4 +1,9 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+from ajo.contract.spec import ajo_savings
+from ajo.db.sqlite import register_sqlite_functions
+from ajo.engine import registry
 
 
 class AjoConfig(AppConfig):
@@ -9,8 +14,6 @@ class AjoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created
-
-        from ajo.db import register_sqlite_functions
-
         connection_created.connect(register_sqlite_functions, dispatch_uid="ajo_sqlite_functions")
+        # The engine indexes the AjoSavings contract; the apps register what its events mean.
+        registry.use_source(ajo_savings())

@@ -5,7 +5,7 @@ PostgreSQL stores numeric. SQLite has no exact wide numeric (Django's DecimalFie
 through float there and loses digits above 15), so SQLite stores a zero-padded string of a
 fixed width: equality and ordering stay correct because equal-width digit strings sort like
 the numbers. Python always sees an int. Arithmetic is done in Python by the services, or by
-SQL that is exact on both databases (ajo.db), so it behaves the same on both.
+SQL that is exact on both databases (ajo.db.bulk, ajo.db.sqlite), so it behaves the same on both.
 
 Why two: one event's amount is a uint256 (the contract's checked arithmetic caps even a
 round's pot), but a group's, token's, member's or user's total adds up amounts from every

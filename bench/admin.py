@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    # After django.setup(): models cannot be imported before the app registry is loaded,
+    # and the settings are only known once the dataset's DATABASE_URL is set above.
     from contributions.models import Contribution, Payout
     from groups.models import Group, Membership, User
 

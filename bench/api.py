@@ -22,6 +22,7 @@ X-Indexed-Block (no answer may be stale).
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -30,14 +31,22 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.dataset import DEFAULT_DATABASE_URL, _admin_url, ensure_dataset  # noqa: E402
+from devtools import simulate  # noqa: E402
+from devtools.anvil import AnvilNode  # noqa: E402
+from devtools.deploy import deploy_contracts  # noqa: E402
 
 BASELINE_PATH = "/bench/baseline/"  # routed by bench/api_app.py
 LOG_PATH = Path(os.environ.get("TMPDIR", "/tmp")) / "ajo-bench-api-gunicorn.log"
@@ -244,8 +253,6 @@ def run(
     *, database_url: str, seconds: int, connections: int, workers: int, cache_url: str
 ) -> list[dict]:
     """Cold, warm and 304 figures per endpoint on the large dataset."""
-    from bench.dataset import ensure_dataset
-
     started = time.monotonic()
     built = ensure_dataset(database_url=database_url)
     print(f"dataset: {'built' if built else 'reused'} in {time.monotonic() - started:.0f} s")
@@ -371,16 +378,6 @@ def _metric(port: int, result: str) -> int:
 
 def follow_run(*, database_url: str, seconds: int, workers: int, cache_url: str) -> dict:
     """Reads while `sync_chain --follow` commits a window about every second."""
-    import http.client
-    import threading
-
-    import psycopg
-
-    from bench.dataset import _admin_url
-    from devtools import simulate
-    from devtools.anvil import AnvilNode
-    from devtools.deploy import deploy_contracts
-
     follow_url = database_url.rsplit("/", 1)[0] + "/" + _admin_url(database_url)[1] + "_follow"
     admin, name = _admin_url(follow_url)
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -509,8 +506,6 @@ def follow_run(*, database_url: str, seconds: int, workers: int, cache_url: str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.dataset import DEFAULT_DATABASE_URL
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)

@@ -17,8 +17,8 @@ Group sizes vary around `members_per_group` (so the total of memberships is exac
 groups * members_per_group) because a group of m members holds at most m * m contributions;
 the requested number of contributions is met exactly unless it exceeds what the groups can hold.
 Lateness and group state come from `ajo.contract.rules`, as the sync's; after a build the
-database checks of `verify_chain` (`ajo.engine.verify.verify_database`) must find nothing, or
-the build fails with their differences.
+database checks of `verify_chain --database-only` (groups/checks.py, contributions/checks.py)
+must find nothing, or the build fails with their differences.
 The database carries a comment with the parameters and the migrations it was built with, so
 `ensure_dataset()` (and `--reuse`) skips the build when an identical dataset is already there.
 """
@@ -265,28 +265,25 @@ class DatasetInvalid(RuntimeError):
         self.differences = differences
 
 
-# Run in a process of its own, whose Django is configured for the dataset's database.
-_VERIFY = (
-    "import json, django; django.setup(); "
-    "from ajo.engine.verify import verify_database; print(json.dumps(verify_database()))"
-)
-
-
 def verify_dataset(database_url: str) -> list[str]:
-    """What `verify_chain` checks of the database without a node (totals equal the sums of
-    the rows, references, group state from the counters), run on the dataset. [] when the
-    dataset is one a sync could have written."""
+    """What `verify_chain` checks of the database without a node (`verify_chain
+    --database-only`: totals equal the sums of the rows, references, group state from the
+    counters), run on the dataset in a process whose Django is configured for it. [] when
+    the dataset is one a sync could have written."""
     result = subprocess.run(
-        [sys.executable, "-c", _VERIFY],
+        [sys.executable, "manage.py", "verify_chain", "--database-only"],
         cwd=ROOT,
         env=_django_env(database_url),
         capture_output=True,
         text=True,
     )
-    if result.returncode != 0:
+    if result.returncode == 0:
+        return []
+    differences = result.stdout.splitlines()
+    if not differences:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"could not verify the dataset: {last}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return differences
 
 
 def _copy(cur: psycopg.Cursor, table: str, columns: list[str], lines: Iterator[str]) -> int:

@@ -1,20 +1,45 @@
-"""Chain-event handlers for contributions and payouts (registered with ajo.engine.registry)."""
+"""contributions' one door to the engine (ajo.engine.registry): the chain events it owns,
+what a revert deletes and rebuilds, the roll-up of its sums, and its checks for verify_chain.
 
-from ajo.engine.registry import RevertContext, handles, on_revert, on_roll_up
-from contributions import services
+It builds on groups: its handlers share groups' window (GROUP_WINDOW) and its revert notes
+what it touched in groups' note (TOUCHED). Importing groups.handlers registers groups first,
+so in revert order (the reverse) contributions deletes and rebuilds before groups does.
+"""
+
+from ajo.contract.events import ContributionMade, PayoutSent
+from ajo.engine import registry
+from contributions import checks, services, totals
 from contributions.models import Contribution, Payout
-
-handles("ContributionMade", order=40)(services.contribution_record_many)
-handles("PayoutSent", order=50)(services.payout_record_many)
-on_roll_up(services.totals_roll_up)
+from groups.handlers import GROUP_WINDOW, TOUCHED
 
 
-@on_revert(order=10)
-def contributions_revert_above(context: RevertContext) -> None:
-    """Delete contributions and payouts from orphaned blocks; groups rebuild totals after."""
+@registry.handles(ContributionMade)
+def _contributions_made(*, events, window):
+    return services.contribution_record_many(events=events, window=GROUP_WINDOW.of(window))
+
+
+@registry.handles(PayoutSent)
+def _payouts_sent(*, events, window):
+    return services.payout_record_many(events=events, window=GROUP_WINDOW.of(window))
+
+
+def contributions_revert_delete(context: registry.RevertContext) -> None:
+    """Delete contributions and payouts from orphaned blocks, noting their groups and users."""
+    touched = context.note(TOUCHED)
     for model, user_field in ((Contribution, "member_id"), (Payout, "recipient_id")):
         orphaned = model.objects.filter(block_number__gt=context.block_number)
         for group_id, user_id in orphaned.values_list("group_id", user_field):
-            context.group_ids.add(group_id)
-            context.user_ids.add(user_id)
+            touched.group_ids.add(group_id)
+            touched.user_ids.add(user_id)
         orphaned.delete()
+
+
+def contributions_revert_rebuild(context: registry.RevertContext) -> None:
+    """The sums of the rows left, for every group any delete touched (groups derives its
+    state from them next)."""
+    totals.group_totals_rebuild(group_ids=context.note(TOUCHED).group_ids)
+
+
+registry.on_revert(delete=contributions_revert_delete, rebuild=contributions_revert_rebuild)
+registry.on_roll_up(totals.totals_roll_up)
+registry.on_verify(chain=checks.payments_against_chain, database=checks.rows_differences)

@@ -5,26 +5,19 @@ New events are told from known ones with one indexed query over the batch's bloc
 (SQLite), and their amounts added to the totals of the groups and tokens they touch with one
 set-based UPDATE per table.
 
-Membership and user totals (and the payout flags) are rolled up from the stored rows instead,
-by `totals_roll_up` over a block range: one UPDATE … FROM (SELECT … GROUP BY) per table. A
-user pays into many windows of a long sync, and rolling up once at the end of a catch-up
-updates each of those rows once instead of once per window, which was a third of the sync's
-database time. The sync decides when (see ajo.engine.loop: SyncState.rolled_up_block).
+Membership and user totals (and the payout flags) are rolled up from the stored rows instead
+(contributions.totals.totals_roll_up).
 """
 
 from collections import defaultdict
 
-from django.db import connection
-from django.db.models import Q
-
 from ajo.contract import rules
 from ajo.contract.events import ContributionMade, Event, PayoutSent
-from ajo.db import bulk_insert, bulk_update, from_unix, sql_uint256_add, sql_uint256_sum
+from ajo.db.bulk import IMMEDIATE, bulk_insert, bulk_update, from_unix
 from contributions.models import Contribution, Payout
-from groups.models import Membership, Token
-from groups.runstate import group_save_many, groups_by_id
+from groups.models import Token
+from groups.runstate import WindowGroups, group_save_many, groups_by_id
 from groups.services import GROUP_STATE_FIELDS, group_apply_derived_state, user_ensure_many
-from groups.totals import user_recompute_many
 
 _EVENT_COLUMNS = ["tx_hash", "log_index", "block_number", "block_time"]
 
@@ -48,7 +41,7 @@ def _new_events(model, events: list[Event]) -> list[Event]:
     return fresh
 
 
-def _load_context(model, events: list[Event], who: str):
+def _load_context(model, events: list[Event], who: str, window: WindowGroups | None):
     """What both event kinds need: the new events, {address: user id} for their `who`
     addresses and the groups they touch. None if none is new."""
     events = _new_events(model, events) if events else []
@@ -57,15 +50,20 @@ def _load_context(model, events: list[Event], who: str):
     users = user_ensure_many(
         addresses={getattr(event, who) for event in events},
         first_seen_block=events[0].block_number,
+        window=window,
     )
-    groups = groups_by_id({event.group_id for event in events})
+    groups = groups_by_id({event.group_id for event in events}, window=window)
     return events, users, groups
 
 
-def contribution_record_many(*, events: list[ContributionMade]) -> int:
+def contribution_record_many(
+    *, events: list[ContributionMade], window: WindowGroups | None = None
+) -> int:
     """Record contributions not seen before and add them to their groups' and tokens' totals
-    (memberships and users: `totals_roll_up`). Returns how many."""
-    context = _load_context(Contribution, events, "member")
+    (memberships and users: contributions.totals.totals_roll_up). Returns how many. With a
+    `window` (groups.runstate), its shared groups and caches and its sink, as the groups
+    recorders."""
+    context = _load_context(Contribution, events, "member", window)
     if context is None:
         return 0
     events, users, groups = context
@@ -102,8 +100,12 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         )
         paid[group_id] += amount
         payments[group_id] += 1
+    out = window.out if window is not None else IMMEDIATE
     bulk_insert(
-        Contribution, ["group", "member", "round", "amount", *_EVENT_COLUMNS, "is_late"], rows
+        Contribution,
+        ["group", "member", "round", "amount", *_EVENT_COLUMNS, "is_late"],
+        rows,
+        out=out,
     )
     by_token: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for group_id, amount in paid.items():
@@ -115,21 +117,24 @@ def contribution_record_many(*, events: list[ContributionMade]) -> int:
         token[0] += amount
         token[1] += payments[group_id]
     group_save_many(
-        groups.values(), ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS]
+        groups.values(),
+        ["total_contributed", "contribution_count", *GROUP_STATE_FIELDS],
+        window=window,
     )
     bulk_update(
         Token,
         ["total_contributed", "contribution_count"],
         [(k, *v) for k, v in by_token.items()],
         add=True,
+        out=out,
     )
     return len(rows)
 
 
-def payout_record_many(*, events: list[PayoutSent]) -> int:
+def payout_record_many(*, events: list[PayoutSent], window: WindowGroups | None = None) -> int:
     """Record payouts not seen before: round closed, pot out of the group's and token's totals
-    (the recipient's: `totals_roll_up`). Returns how many."""
-    context = _load_context(Payout, events, "recipient")
+    (the recipient's: contributions.totals.totals_roll_up). Returns how many."""
+    context = _load_context(Payout, events, "recipient", window)
     if context is None:
         return 0
     events, users, groups = context
@@ -153,60 +158,12 @@ def payout_record_many(*, events: list[PayoutSent]) -> int:
         group.total_paid_out += event.amount
         group.payout_count += 1
         by_token[group.token_id] += event.amount
-    bulk_insert(Payout, ["group", "recipient", "round", "amount", *_EVENT_COLUMNS], rows)
+    out = window.out if window is not None else IMMEDIATE
+    bulk_insert(Payout, ["group", "recipient", "round", "amount", *_EVENT_COLUMNS], rows, out=out)
     for group in groups.values():
         group_apply_derived_state(group)
-    group_save_many(groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS])
-    bulk_update(Token, ["total_paid_out"], list(by_token.items()), add=True)
+    group_save_many(
+        groups.values(), ["total_paid_out", "payout_count", *GROUP_STATE_FIELDS], window=window
+    )
+    bulk_update(Token, ["total_paid_out"], list(by_token.items()), add=True, out=out)
     return len(rows)
-
-
-def totals_roll_up(*, after_block: int, through_block: int, tx_hash: str | None = None) -> None:
-    """Roll the contributions and payouts of blocks (after_block, through_block], or of one
-    transaction in that range, up into their memberships (totals, payout flags) and users.
-
-    Each row must be rolled up exactly once: the caller keeps track (the sync with
-    SyncState.rolled_up_block, tx ingest for the rows it has just inserted). Memberships gain
-    the sums of their new rows, contributions and payouts in one statement, so each row is
-    rewritten once (in place: see groups migration 0005); then the users touched are set to
-    the sums of their memberships (groups.totals.user_recompute_many).
-    """
-    where = "block_number > %s AND block_number <= %s" + (" AND tx_hash = %s" if tx_hash else "")
-    params = [after_block, through_block, *([tx_hash] if tx_hash else [])]
-    memberships = Membership._meta.db_table
-    contributions, payouts = Contribution._meta.db_table, Payout._meta.db_table
-    paid_total = sql_uint256_add(f"{memberships}.total_contributed", "COALESCE(d.paid, 0)")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {memberships} SET
-                total_contributed = {paid_total},
-                contribution_count = {memberships}.contribution_count + d.payments,
-                payout_round = COALESCE(d.payout_round, {memberships}.payout_round),
-                payout_amount = COALESCE(d.payout_amount, {memberships}.payout_amount)
-            FROM (
-                SELECT group_id, user_id, {sql_uint256_sum("paid")} AS paid,
-                    COUNT(paid) AS payments,
-                    MAX(payout_round) AS payout_round,  -- one payout per member and group
-                    MAX(payout_amount) AS payout_amount
-                FROM (
-                    SELECT group_id, member_id AS user_id, amount AS paid,
-                        NULL AS payout_round, NULL AS payout_amount
-                    FROM {contributions} WHERE {where}
-                    UNION ALL
-                    SELECT group_id, recipient_id, NULL, round, amount
-                    FROM {payouts} WHERE {where}
-                ) AS new_rows
-                GROUP BY group_id, user_id
-            ) AS d
-            WHERE {memberships}.group_id = d.group_id AND {memberships}.user_id = d.user_id
-            """,  # noqa: S608 (table names from the models, values as parameters)
-            params * 2,
-        )
-    rows = Q(block_number__gt=after_block, block_number__lte=through_block)
-    if tx_hash:
-        rows &= Q(tx_hash=tx_hash)
-    paid = Contribution.objects.filter(rows).values_list("member_id", flat=True)
-    received = Payout.objects.filter(rows).values_list("recipient_id", flat=True)
-    touched = {*paid.order_by().distinct(), *received.order_by().distinct()}
-    user_recompute_many(user_ids=touched)

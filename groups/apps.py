@@ -9,4 +9,6 @@ class GroupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from groups import handlers  # noqa: F401  (registers the chain-event handlers)
+        # Here, not at the top: handlers imports the models, which need the app registry
+        # loaded. Importing it registers the app's handlers and hooks with the engine.
+        from groups import handlers  # noqa: F401

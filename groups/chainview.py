@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q
 
 from ajo.chainreads import chain_group_read, chain_token_metadata
 from ajo.contract import rules
-from ajo.db import from_unix, save_fields
+from ajo.db.bulk import from_unix, save_fields
 from ajo.models import SyncState
 from groups.models import Group, Membership, Token, User
 from groups.services import (
@@ -229,3 +229,21 @@ def view_reads_settle(*, through_block: int) -> bool:
     user_recompute_many(user_ids=dropped.user_ids)
     token_recompute_many(token_ids=dropped.token_ids)
     return True
+
+
+def groups_ensure_known(*, decoded: dict[str, list], block_number: int) -> str | None:
+    """Before tx ingest (registry.before_ingest): events about a group created in an earlier,
+    not yet indexed block need the group row, read from the view functions first as a
+    cache-first API read would (at head - confirmations, so at or after this block: the
+    group exists there). Returns why the transaction cannot be ingested now, or None."""
+    created = {event.group_id for event in decoded.get("GroupCreated", [])}
+    referenced = {event.group_id for events in decoded.values() for event in events} - created
+    known = set(Group.objects.filter(id__in=referenced).values_list("id", flat=True))
+    for group_id in sorted(referenced - known):
+        if group_refresh_from_chain(group_id=group_id) is None:
+            return (
+                f"group {group_id} of this transaction cannot be read at the chain's confirmed "
+                f"block, or the index has passed block {block_number} without it: the chain "
+                f"or the node is reorganising; try again shortly"
+            )
+    return None

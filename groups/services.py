@@ -7,28 +7,32 @@ statement, and moves the totals of the rows they touch (loaded once, written bac
 Applying the same batch twice changes nothing. Callers hold the write lock (see
 `ajo.engine.writelock`) and a transaction.
 
-New rows get their ids before they are written (`ajo.db.bulk_insert_new` on PostgreSQL) and go
-into the run's caches (groups.runstate) at once, so no handler reads back what another one
-wrote: the sync can compute a batch's writes while the previous batch is still being committed.
+New rows get their ids before they are written (`ajo.db.bulk.bulk_insert_new` on PostgreSQL)
+and go into the run's caches (groups.runstate) at once, so no handler reads back what another
+one wrote: the sync can compute a batch's writes while the previous batch is still being
+committed. Given a `window` (groups.runstate.WindowGroups: the sync's and ingest's), they use
+its shared rows and caches and send every write to its sink (`window.out`); without one they
+read from the database and write at once.
 """
 
 from collections.abc import Iterable
 
 from ajo.contract import rules
 from ajo.contract.events import GroupCompleted, GroupCreated, GroupStarted, MemberJoined
-from ajo.db import (
+from ajo.db.bulk import (
+    IMMEDIATE,
+    WriteSink,
     bulk_insert,
     bulk_insert_new,
     bulk_update,
     chunks,
     delete_ids,
     from_unix,
-    request_barrier,
     save_fields,
 )
 from ajo.models import SyncState
 from groups.models import Group, Membership, Token, User
-from groups.runstate import RunCache, WindowGroups, group_save_many, groups_by_id
+from groups.runstate import WindowGroups, group_save_many, groups_by_id
 
 GROUP_STATE_FIELDS = [
     "status",
@@ -39,7 +43,12 @@ GROUP_STATE_FIELDS = [
 
 
 def _ensure_by_address(
-    model, cache: dict[str, int], addresses: Iterable[str], columns: list[str], row
+    model,
+    cache: dict[str, int],
+    addresses: Iterable[str],
+    columns: list[str],
+    row,
+    out: WriteSink,
 ) -> dict[str, int]:
     """{address: id} for rows keyed by address, inserting `row(address)` (values for
     `columns`) for each address not stored yet."""
@@ -50,7 +59,7 @@ def _ensure_by_address(
         ids.update(model.objects.filter(address__in=part).values_list("address", "id"))
     missing = [address for address in unknown if address not in ids]
     if missing:
-        new_ids = bulk_insert_new(model, columns, [row(address) for address in missing])
+        new_ids = bulk_insert_new(model, columns, [row(address) for address in missing], out=out)
         if new_ids is None:  # SQLite: read the ids back
             for part in chunks(missing):
                 ids.update(model.objects.filter(address__in=part).values_list("address", "id"))
@@ -61,27 +70,34 @@ def _ensure_by_address(
 
 
 def user_ensure_many(
-    *, addresses: Iterable[str], first_seen_block: int | None = None
+    *,
+    addresses: Iterable[str],
+    first_seen_block: int | None = None,
+    window: WindowGroups | None = None,
 ) -> dict[str, int]:
     """Return {address: user id}, creating a wallet user for each address not seen before."""
     return _ensure_by_address(
         User,
-        RunCache.active.users if RunCache.active is not None else {},
+        window.users if window is not None else {},
         addresses,
         ["username", "address", "password", "first_seen_block"],
         # password "!" is unusable: wallet users never log in with a password
         lambda address: (address, address, "!", first_seen_block),
+        window.out if window is not None else IMMEDIATE,
     )
 
 
-def token_ensure_many(*, addresses: Iterable[str]) -> dict[str, int]:
+def token_ensure_many(
+    *, addresses: Iterable[str], window: WindowGroups | None = None
+) -> dict[str, int]:
     """Return {address: token id}, creating tokens not seen before (metadata comes later)."""
     return _ensure_by_address(
         Token,
-        RunCache.active.tokens if RunCache.active is not None else {},
+        window.tokens if window is not None else {},
         addresses,
         ["address"],
         lambda address: (address,),
+        window.out if window is not None else IMMEDIATE,
     )
 
 
@@ -139,15 +155,20 @@ _CREATED_FIELDS = [
 ]
 
 
-def group_record_created_many(*, events: list[GroupCreated]) -> int:
+def group_record_created_many(
+    *, events: list[GroupCreated], window: WindowGroups | None = None
+) -> int:
     """Create groups (or turn rows read from view functions into event-derived rows)."""
     if not events:
         return 0
+    out = window.out if window is not None else IMMEDIATE
     users = user_ensure_many(
-        addresses=(event.creator for event in events), first_seen_block=events[0].block_number
+        addresses=(event.creator for event in events),
+        first_seen_block=events[0].block_number,
+        window=window,
     )
-    tokens = token_ensure_many(addresses=(event.token for event in events))
-    existing = groups_by_id(event.group_id for event in events)
+    tokens = token_ensure_many(addresses=(event.token for event in events), window=window)
+    existing = groups_by_id((event.group_id for event in events), window=window)
     created: list[Group] = []
     converted: list[Group] = []
     new_by_token: dict[int, int] = {}
@@ -186,25 +207,31 @@ def group_record_created_many(*, events: list[GroupCreated]) -> int:
         Group,
         [field.name for field in Group._meta.concrete_fields],
         [tuple(getattr(group, column) for column in columns) for group in created],
+        out=out,
     )
-    if WindowGroups.active is not None:
-        WindowGroups.active.loaded.update((group.id, group) for group in created)
-    group_save_many(converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS])
-    bulk_update(Token, ["group_count"], list(new_by_token.items()), add=True)
+    if window is not None:
+        window.loaded.update((group.id, group) for group in created)
+    group_save_many(converted, [*_CREATED_FIELDS, *GROUP_STATE_FIELDS], window=window)
+    bulk_update(Token, ["group_count"], list(new_by_token.items()), add=True, out=out)
     return len(created) + len(converted)
 
 
-def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
+def membership_record_joined_many(
+    *, events: list[MemberJoined], window: WindowGroups | None = None
+) -> int:
     """Record joins. A seat read from view functions (read_block set) is confirmed by its
     event when the event's member holds it; when the events disagree with a view read of a
     group (another member in a seat, or the member in another seat), none of that read's
     seats is trusted: they are dropped, and the events' members take the seats."""
     if not events:
         return 0
+    out = window.out if window is not None else IMMEDIATE
     users = user_ensure_many(
-        addresses=(event.member for event in events), first_seen_block=events[0].block_number
+        addresses=(event.member for event in events),
+        first_seen_block=events[0].block_number,
+        window=window,
     )
-    groups = groups_by_id(event.group_id for event in events)
+    groups = groups_by_id((event.group_id for event in events), window=window)
     existing: dict[tuple[int, int], Membership | None] = {}
     for part in chunks(sorted(groups)):
         for membership in Membership.objects.filter(group_id__in=part):
@@ -251,22 +278,29 @@ def membership_record_joined_many(*, events: list[MemberJoined]) -> int:
     if dropped or confirmed:
         # Seats are not kept in the run's caches: the next batch reads them from the
         # database, so this batch's changes to them must land first.
-        request_barrier()
-        delete_ids(Membership, [membership.id for membership in dropped])
+        if window is not None:
+            window.request_barrier()
+        delete_ids(Membership, [membership.id for membership in dropped], out=out)
     bulk_insert(
         Membership,
         ["group", "user", "position", "joined_block", "joined_tx", "joined_log_index", "joined_at"],
         new_rows,
+        out=out,
     )
     save_fields(
         Membership,
         confirmed,
         ["joined_block", "joined_tx", "joined_log_index", "joined_at", "read_block"],
+        out=out,
     )
     for group_id in touched:
         group_apply_derived_state(groups[group_id])
-    group_save_many([groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS])
-    bulk_update(User, ["group_count"], [(i, n) for i, n in joined_users.items() if n], add=True)
+    group_save_many(
+        [groups[g] for g in touched], ["member_count", *GROUP_STATE_FIELDS], window=window
+    )
+    bulk_update(
+        User, ["group_count"], [(i, n) for i, n in joined_users.items() if n], add=True, out=out
+    )
     return len(new_rows)
 
 
@@ -302,10 +336,12 @@ def _seats_disproved(
     return dropped
 
 
-def group_record_started_many(*, events: list[GroupStarted]) -> int:
+def group_record_started_many(
+    *, events: list[GroupStarted], window: WindowGroups | None = None
+) -> int:
     if not events:
         return 0
-    groups = groups_by_id(event.group_id for event in events)
+    groups = groups_by_id((event.group_id for event in events), window=window)
     changed = []
     for event in events:
         group = groups[event.group_id]
@@ -315,14 +351,16 @@ def group_record_started_many(*, events: list[GroupStarted]) -> int:
         group.started_block = event.block_number
         group_apply_derived_state(group)
         changed.append(group)
-    group_save_many(changed, ["start_time", "started_block", *GROUP_STATE_FIELDS])
+    group_save_many(changed, ["start_time", "started_block", *GROUP_STATE_FIELDS], window=window)
     return len(changed)
 
 
-def group_record_completed_many(*, events: list[GroupCompleted]) -> int:
+def group_record_completed_many(
+    *, events: list[GroupCompleted], window: WindowGroups | None = None
+) -> int:
     if not events:
         return 0
-    groups = groups_by_id(event.group_id for event in events)
+    groups = groups_by_id((event.group_id for event in events), window=window)
     changed = []
     for event in events:
         group = groups[event.group_id]
@@ -332,5 +370,7 @@ def group_record_completed_many(*, events: list[GroupCompleted]) -> int:
         group.completed_at = from_unix(event.block_time)
         group_apply_derived_state(group)
         changed.append(group)
-    group_save_many(changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS])
+    group_save_many(
+        changed, ["completed_block", "completed_at", *GROUP_STATE_FIELDS], window=window
+    )
     return len(changed)

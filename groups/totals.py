@@ -1,93 +1,53 @@
 """Rebuilding counters and totals from the stored rows, for the rows a reorg revert or a
 dropped view read changed (and, for users, the sync's roll-up): slower than the handlers'
-incremental path, but it cannot drift."""
+incremental path, but it cannot drift. The sums of contributions and payouts are rebuilt by
+contributions (contributions.totals); groups rebuilds what it derives from them."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from ajo.db import bulk_update, chunks, save_fields
+from ajo.db.bulk import bulk_update, chunks, save_fields, sql_uint256_sum
 from ajo.fields import Uint256Sum
 from groups.models import Group, Membership, Token, User
 from groups.runstate import groups_by_id
 from groups.services import GROUP_STATE_FIELDS, group_apply_derived_state
 
 
+@dataclass
+class Touched:
+    """What a revert's deletes touched, for the rebuilds after them (a revert note)."""
+
+    group_ids: set[int] = field(default_factory=set)
+    user_ids: set[int] = field(default_factory=set)
+    token_ids: set[int] = field(default_factory=set)
+
+
 @transaction.atomic
-def group_recompute_many(*, group_ids: Iterable[int]) -> None:
-    """Rebuild every counter and total of these groups, their members and users from the rows.
-
-    Used after a reorg removed rows: slower than the incremental path (it reads all of the
-    groups' contributions), but it cannot drift. Amounts are summed in Python so uint256
-    stays exact on SQLite too.
-    """
-    # Inside the function because groups does not build on contributions: this rebuild of
-    # the contribution and payout sums is to move to contributions, and the edge with it.
-    from contributions.models import Contribution, Payout
-
+def group_rebuild_state(*, group_ids: Iterable[int]) -> None:
+    """Rebuild these groups' member counts from their memberships, and the state they derive
+    from their counters (group_apply_derived_state), after a reorg removed rows. The sums of
+    contributions and payouts are rebuilt before, by the app that owns those rows."""
     groups = groups_by_id(group_ids)
     if not groups:
         return
-    ids = sorted(groups)
-    memberships: dict[tuple[int, int], Membership] = {}
-    for part in chunks(ids):
-        for membership in Membership.objects.filter(group_id__in=part):
-            membership.total_contributed = 0
-            membership.contribution_count = 0
-            membership.payout_round = None
-            membership.payout_amount = None
-            memberships[(membership.group_id, membership.user_id)] = membership
     for group in groups.values():
         group.member_count = 0
-        group.total_contributed = 0
-        group.contribution_count = 0
-        group.total_paid_out = 0
-        group.payout_count = 0
-    for membership in memberships.values():
-        groups[membership.group_id].member_count += 1
-    for part in chunks(ids):
-        rows = Contribution.objects.filter(group_id__in=part).values_list(
-            "group_id", "member_id", "amount"
+    for part in chunks(sorted(groups)):
+        counts = (
+            Membership.objects.filter(group_id__in=part)
+            .values("group_id")
+            .annotate(n=Count("id"))
+            .values_list("group_id", "n")
+            .order_by()
         )
-        for group_id, member_id, amount in rows.iterator(chunk_size=5000):
-            group = groups[group_id]
-            group.total_contributed += amount
-            group.contribution_count += 1
-            membership = memberships.get((group_id, member_id))
-            if membership is not None:
-                membership.total_contributed += amount
-                membership.contribution_count += 1
-        payouts = Payout.objects.filter(group_id__in=part).values_list(
-            "group_id", "recipient_id", "round", "amount"
-        )
-        for group_id, recipient_id, round_number, amount in payouts:
-            group = groups[group_id]
-            group.total_paid_out += amount
-            group.payout_count += 1
-            membership = memberships.get((group_id, recipient_id))
-            if membership is not None:
-                membership.payout_round = round_number
-                membership.payout_amount = amount
+        for group_id, n in counts:
+            groups[group_id].member_count = n
     for group in groups.values():
         group_apply_derived_state(group)
-    save_fields(
-        Group,
-        groups.values(),
-        [
-            "member_count",
-            "total_contributed",
-            "contribution_count",
-            "total_paid_out",
-            "payout_count",
-            *GROUP_STATE_FIELDS,
-        ],
-    )
-    save_fields(
-        Membership,
-        memberships.values(),
-        ["total_contributed", "contribution_count", "payout_round", "payout_amount"],
-    )
+    save_fields(Group, groups.values(), ["member_count", *GROUP_STATE_FIELDS])
 
 
 _USER_TOTALS = [
@@ -126,6 +86,40 @@ def user_recompute_many(*, user_ids: Iterable[int]) -> None:
         }
         nothing = (0, 0, 0, 0, 0)
         bulk_update(User, _USER_TOTALS, [(i, *sums.get(i, nothing)) for i in part])
+
+
+def user_recompute_selected(*, users_sql: str, params: list) -> None:
+    """user_recompute_many for the users a subquery names (`users_sql` selects their ids as
+    `user_id`), as one UPDATE … FROM (SELECT … GROUP BY): the same sums, computed and written
+    inside the database. The sync's roll-up closes every catch-up with it, in the last
+    window's transaction, where reading every touched user's sums into Python and sending
+    them back was half the roll-up's time. A user the subquery names without memberships
+    gets zeros, as in user_recompute_many."""
+    users, memberships = User._meta.db_table, Membership._meta.db_table
+    paid = sql_uint256_sum("m.total_contributed")
+    received = sql_uint256_sum("m.payout_amount")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {users} SET
+                total_contributed = d.paid,
+                contribution_count = d.payments,
+                total_received = d.received,
+                payout_count = d.payouts,
+                group_count = d.groups
+            FROM (
+                SELECT t.user_id, COALESCE({paid}, 0) AS paid,
+                    COALESCE(SUM(m.contribution_count), 0) AS payments,
+                    COALESCE({received}, 0) AS received,
+                    COUNT(m.payout_round) AS payouts, COUNT(m.id) AS groups
+                FROM ({users_sql}) AS t
+                LEFT JOIN {memberships} AS m ON m.user_id = t.user_id
+                GROUP BY t.user_id
+            ) AS d
+            WHERE {users}.id = d.user_id
+            """,  # noqa: S608 (table names from the models, values as parameters)
+            params,
+        )
 
 
 def token_recompute_many(*, token_ids: Iterable[int]) -> None:

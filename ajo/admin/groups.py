@@ -25,7 +25,7 @@ from ajo.admin.base import (
     uint256_range_filter,
 )
 from ajo.admin.display import address_html, admin_link, amount_html, changelist_url, tx_html
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from groups.chainview import group_refresh_from_chain
 from groups.models import Group, Membership, Token, User
 from groups.selectors import group_members
@@ -412,7 +412,7 @@ class GroupAdmin(ChainDerivedAdmin):
     def verify_against_chain(self, request, queryset):
         group_ids = list(queryset.values_list("id", flat=True)[:500])
         try:
-            differences = verify_groups(group_ids=group_ids)
+            differences = verify(scope=group_ids)
         except Exception as exc:  # the node may be down: say so instead of a 500
             self.message_user(request, f"Verification failed: {exc}", messages.ERROR)
             return

@@ -9,13 +9,12 @@ import logging
 
 from django.db import connection, transaction
 
-from ajo.db import from_unix
+from ajo.db.bulk import from_unix
 from ajo.engine import registry
 from ajo.engine.checkpoint import revert_rows_above, roll_up_through
 from ajo.engine.errors import SyncError, WindowFailed
 from ajo.engine.windows import Window
 from ajo.models import BlockRecord, SyncState
-from groups.runstate import RunCache
 
 logger = logging.getLogger("ajo.sync")
 
@@ -99,13 +98,13 @@ class WindowWriter:
                     return None
                 if state.ahead_block is not None and state.ahead_block >= window.first:
                     # rows ingested through the API ahead of the sync: replaced by this window's
-                    revert_rows_above(state, window.first - 1)
-                applied = registry.apply_events(window.events)
+                    revert_rows_above(state, window.first - 1, run=self.run)
+                applied = registry.apply_events(window.events, registry.WindowContext(self.run))
                 settled = self._close_window(window, state, roll_up=roll_up)
         except SyncError:
             raise
         except Exception as exc:
-            RunCache.clear()  # the run's copies may hold what never landed
+            self.run.reset()  # the run's copies may hold what never landed
             logger.debug("window %d-%d failed", *window.span, exc_info=exc)
             self._serial_until = max(self._serial_until, window.first)  # retried on its own
             found = self.find_failure(window, roll_up=roll_up)
@@ -116,7 +115,7 @@ class WindowWriter:
                 first=window.first, last=window.last, block=block, event=event, error=error
             ) from exc
         if settled:
-            RunCache.clear()
+            self.run.reset()
         return applied
 
     def find_failure(self, window: Window, *, roll_up: bool) -> tuple[int, str, Exception] | None:
@@ -137,12 +136,15 @@ class WindowWriter:
                 if state is None:
                     raise _RolledBack
                 if state.ahead_block is not None and state.ahead_block >= window.first:
-                    revert_rows_above(state, window.first - 1)
+                    revert_rows_above(state, window.first - 1, run=self.run)
                 for number in sorted(by_block):
                     for name in registry.event_names():
                         if by_block[number].get(name):
                             try:
-                                registry.apply_events({name: by_block[number][name]})
+                                registry.apply_events(
+                                    {name: by_block[number][name]},
+                                    registry.WindowContext(self.run),
+                                )
                             except Exception as exc:
                                 found = (number, name, exc)
                                 raise _RolledBack from exc
@@ -158,5 +160,5 @@ class WindowWriter:
         except Exception as exc:  # the trial itself could not run (the database went away, …)
             logger.debug("could not apply window %d-%d block by block", *window.span, exc_info=exc)
         finally:
-            RunCache.clear()
+            self.run.reset()
         return found

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.db import transaction
 
 from ajo.addresses import to_checksum
-from ajo.contract.deployment import contract_address
 from ajo.engine import registry
 from ajo.engine.errors import SyncError, WindowFailed
 from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable, endpoint_label
@@ -19,8 +18,9 @@ logger = logging.getLogger("ajo.sync")
 
 def connect(client: RpcClient | None = None) -> tuple[RpcClient, int, str]:
     """Check the target: reachable node, contract code at the address. Returns (client, chain id,
-    contract). Raises SyncError, or ContractNotConfigured without a usable address."""
-    contract = contract_address()
+    contract). Raises SyncError, or the Source's own one-line error without a usable address
+    (ajo.contract.deployment.ContractNotConfigured)."""
+    contract = registry.source().address()
     client = client or RpcClient(settings.CHAIN_RPC_URL)
     try:
         chain_id = client.chain_id()
@@ -63,7 +63,7 @@ def checkpoint_block() -> int | None:
     return state.last_block if state else None
 
 
-def rewind_to(*, state: SyncState, from_block: int) -> None:
+def rewind_to(*, state: SyncState, from_block: int, run: registry.Run | None = None) -> None:
     """--from-block: start there. Re-indexes from there when the database is already past it;
     refuses to leave a gap after the checkpoint."""
     if state.last_block is None:
@@ -80,16 +80,16 @@ def rewind_to(*, state: SyncState, from_block: int) -> None:
             f"{state.start_block}: use sync_chain --reindex to rebuild from an earlier block"
         )
     with transaction.atomic():
-        rewind_checkpoint(to_block=from_block - 1)
+        rewind_checkpoint(to_block=from_block - 1, run=run)
 
 
-def reindex() -> None:
+def reindex(*, run: registry.Run | None = None) -> None:
     """Forget every chain-derived row and the checkpoint; keep the (chain id, contract) guard."""
     with transaction.atomic():
         state = SyncState.objects.filter(pk=1).first()
         if state is None:
             return
-        state = rewind_checkpoint(to_block=state.start_block - 1)
+        state = rewind_checkpoint(to_block=state.start_block - 1, run=run)
         state.total_events = 0
         state.save()
 
@@ -129,23 +129,26 @@ def roll_up_after_error() -> None:
         logger.error("%s", failure)
 
 
-def revert_rows_above(state: SyncState, block_number: int) -> None:
-    """Revert every row above `block_number` (state locked). Rows up to the checkpoint are
-    rolled up first: the rebuild after a revert reads every remaining row, so none may still
-    be waiting for a roll-up. Afterwards everything left is rolled up."""
+def revert_rows_above(
+    state: SyncState, block_number: int, *, run: registry.Run | None = None
+) -> None:
+    """Revert every row above `block_number` (state locked), resetting `run`'s state (the
+    rows it holds are about to go). Rows up to the checkpoint are rolled up first: the
+    rebuild after a revert reads every remaining row, so none may still be waiting for a
+    roll-up. Afterwards everything left is rolled up."""
     if state.last_block is not None:
         roll_up_through(state, state.last_block)
-    registry.revert_above(block_number)
+    registry.revert_above(block_number, run=run)
     if state.rolled_up_through > block_number:
         state.rolled_up_block = block_number
 
 
-def rewind_checkpoint(*, to_block: int) -> SyncState:
+def rewind_checkpoint(*, to_block: int, run: registry.Run | None = None) -> SyncState:
     """Revert every row from blocks above `to_block` and move the checkpoint back there (to
     "nothing indexed" below the start block). The one way back, for reorgs, --from-block and
     --reindex alike. Call inside a transaction; returns the locked, saved state."""
     state = SyncState.objects.select_for_update().get(pk=1)
-    revert_rows_above(state, to_block)
+    revert_rows_above(state, to_block, run=run)
     BlockRecord.objects.filter(number__gt=to_block).delete()
     # Without a stored hash for that block, the parent check starts with the next window.
     record = BlockRecord.objects.filter(number=to_block).first()

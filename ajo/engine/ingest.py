@@ -21,14 +21,10 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from ajo.contract.decode import decode_logs
-from ajo.contract.deployment import contract_address
 from ajo.engine import registry
 from ajo.engine.checkpoint import ensure_state
 from ajo.engine.rpc import RpcClient
 from ajo.models import BlockRecord, SyncState
-from groups.chainview import group_refresh_from_chain
-from groups.models import Group
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 BLOCK_HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -94,7 +90,8 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
     if not isinstance(tx_hash, str) or not TX_HASH.match(tx_hash.strip()):
         raise InvalidTxHash("tx_hash must be 0x followed by 64 hex digits")
     tx_hash = tx_hash.strip().lower()
-    contract = contract_address()
+    source = registry.source()
+    contract = source.address()
     client = client or RpcClient(settings.CHAIN_RPC_URL)
 
     receipt = _receipt(client, tx_hash, contract)
@@ -106,13 +103,16 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
             f"where this index starts: its group is not indexed here"
         )
     header = _canonical_header(client, receipt)
-    decoded = decode_logs(receipt.logs, {block_number: int(header["timestamp"], 16)})
+    decoded = source.decode_logs(receipt.logs, {block_number: int(header["timestamp"], 16)})
     counts = {name: len(events) for name, events in decoded.items() if events}
     result = IngestResult(tx_hash=tx_hash, block_number=block_number, events=counts)
 
     state = SyncState.objects.filter(pk=1).first()
     if not _is_indexed(state, block_number):
-        _ensure_groups_known(decoded, block_number)
+        # the apps make present what the events refer to (groups: rows read from the views)
+        reason = registry.ingest_starting(decoded=decoded, block_number=block_number)
+        if reason:
+            raise TxNotCanonical(reason)
     chain_id = client.chain_id()
     with transaction.atomic():
         ensure_state(chain_id=chain_id, contract=contract, start_block=settings.AJO_START_BLOCK)
@@ -122,7 +122,8 @@ def ingest_transaction(*, tx_hash: str, client: RpcClient | None = None) -> Inge
         _check_index_agrees(state, receipt)
         if _is_indexed(state, block_number):
             return result  # the sync stored this block's rows: they are in the database
-        applied = registry.apply_events(decoded)
+        # a run of its own: nothing is cached from one request to the next
+        applied = registry.apply_events(decoded, registry.WindowContext(registry.Run()))
         # A transaction's rows land together (here, or in the sync's window for its block):
         # all new or none. New ones are rolled up now, unless the sync's next roll-up
         # covers their block already.
@@ -235,19 +236,3 @@ def _check_index_agrees(state: SyncState, receipt: _Receipt) -> None:
             f"the index holds another block {number} than the chain's {receipt.block_hash}: "
             f"a reorg is pending; the sync reverts it on its next pass, try again after it"
         )
-
-
-def _ensure_groups_known(decoded, block_number: int) -> None:
-    """Events about a group created in an earlier, not yet indexed block need the group row:
-    read it from the view functions first, as a cache-first API read would (at head -
-    confirmations, so at or after this block: the group exists there)."""
-    created = {event.group_id for event in decoded.get("GroupCreated", [])}
-    referenced = {event.group_id for events in decoded.values() for event in events} - created
-    known = set(Group.objects.filter(id__in=referenced).values_list("id", flat=True))
-    for group_id in sorted(referenced - known):
-        if group_refresh_from_chain(group_id=group_id) is None:
-            raise TxNotCanonical(
-                f"group {group_id} of this transaction cannot be read at the chain's confirmed "
-                f"block, or the index has passed block {block_number} without it: the chain "
-                f"or the node is reorganising; try again shortly"
-            )

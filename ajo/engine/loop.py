@@ -61,7 +61,6 @@ from ajo.engine.rpc import RpcClient, RpcError, RpcUnavailable
 from ajo.engine.windows import PROBE_BLOCKS, Window, WindowFetcher
 from ajo.engine.writelock import WriterLock
 from ajo.models import SyncState
-from groups.runstate import RunCache
 
 logger = logging.getLogger("ajo.sync")
 
@@ -161,6 +160,9 @@ class Syncer(WindowFetcher, WindowWriter, PipelinedWriter, ReorgHandler):
         self._narrow_batch = 100  # getLogs by blockHash per batch (see _narrow_logs)
         self._header_by_number: bool | None = None  # eth_getHeaderByNumber? (headers)
         self._serial_until = -1  # windows starting at or below this block go one by one
+        # What the apps keep between this run's windows (ids and rows seen); reset wherever
+        # the database may no longer match it (reverts, failed or dropped windows).
+        self.run = registry.Run()
         self._unrolled = 0  # events committed since the last roll-up
         self._writer: ThreadPoolExecutor | None = None
         self.failed_attempts = 0  # failed attempts at the next window, 0 once one commits
@@ -274,7 +276,6 @@ def run(
                 return SyncSummary(seconds=time.monotonic() - started)
         metrics.IS_WRITER.set(1)
         logger.info("holding the writer lock: indexing %s", to_checksum(contract))
-        RunCache.active = RunCache()  # ids and groups seen during this run (cleared on revert)
         syncer = Syncer(
             client=client,
             chain_id=chain_id,
@@ -291,9 +292,9 @@ def run(
             start_block=settings.AJO_START_BLOCK if from_block is None else from_block,
         )
         if reindex_first:
-            reindex()
+            reindex(run=syncer.run)
         if from_block is not None:
-            rewind_to(state=state, from_block=from_block)
+            rewind_to(state=state, from_block=from_block, run=syncer.run)
         SyncState.objects.filter(pk=1).update(last_run_started_at=timezone.now(), last_error="")
         retry_base = settings.SYNC_RETRY_BASE_SECONDS if retry_base is None else retry_base
         retry_max = settings.SYNC_RETRY_MAX_SECONDS if retry_max is None else retry_max
@@ -341,6 +342,6 @@ def run(
     finally:
         if syncer is not None:
             syncer.close()
-        RunCache.active = None
+            syncer.run.reset()  # what the run kept goes with it
         lock.release()
         metrics.IS_WRITER.set(0)

@@ -1,36 +1,74 @@
 """The pipelined catch-up (PostgreSQL): window n+1's writes are planned while window n commits.
 
 `PipelinedWriter` is a mixin of `ajo.engine.loop.Syncer`: plan_window runs the handlers with
-their writes recorded (ajo.db.deferred_writes), commit_planned runs them on the writer
+their writes recorded (DeferredWrites), commit_planned runs them on the writer
 thread's own connection in the window's transaction (ajo.engine.apply's bracket), and
 _catch_up_pipelined keeps one window in flight, falling back to one window at a time when
 a plan cannot stand. It also owns the writer thread.
 """
 
+import functools
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
-from ajo.db import DeferredWrites, deferred_writes
 from ajo.engine import registry
 from ajo.engine.errors import SyncError, describe_error
 from ajo.engine.windows import Window
 from ajo.models import SyncState
-from groups.runstate import RunCache
 
 logger = logging.getLogger("ajo.sync")
+
+
+class DeferredWrites(list):
+    """A WriteSink (ajo.db.bulk) that records each write, rows included, to run later in
+    order with `run()`: the planner computes a window's writes while the writer thread still
+    commits the previous window on another connection. Reads run at once, so code writing
+    here must not read back what it wrote: ids come from `bulk_insert_new`.
+
+    `barrier`: a handler asked for it (WindowContext.request_barrier) because its writes
+    change rows the next window reads from the database: commit these before computing more."""
+
+    barrier = False
+
+    def write(self, fn, /, *args, **kwargs) -> None:
+        self.append(functools.partial(fn, *args, **kwargs))
+
+    def run(self) -> None:
+        for write in self:
+            write()
+
+
+class PlannerWrote(SyncError):
+    """A handler wrote to the database while its window was being planned: its write went
+    around the window's sink (`out`), so the plan cannot be exact."""
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "COPY", "TRUNCATE")
+
+
+def _refuse_writes(execute, sql, params, many, context):
+    """The planner's guard (connection.execute_wrapper): reads run, writes are an error.
+    (Binary COPY goes around Django's cursor and so around this guard; ajo.db.bulk's insert
+    is the only COPY, and it goes through the sink.)"""
+    if sql.lstrip()[:8].upper().startswith(_WRITES):
+        raise PlannerWrote(f"a write while planning a window, not through its sink: {sql[:80]}")
+    return execute(sql, params, many, context)
 
 
 class PipelinedWriter:
     """Plans and commits windows on two connections (mixed into Syncer)."""
 
     def plan_window(self, window: Window) -> tuple[dict[str, int], DeferredWrites]:
-        """Run the handlers with their writes recorded, not sent (see ajo.db.deferred_writes):
-        pure computation on this thread's connection while the writer commits the previous
-        window on its own."""
-        with deferred_writes() as writes:
-            applied = registry.apply_events(window.events)
+        """Run the handlers with their writes recorded, not sent (DeferredWrites): pure
+        computation on this thread's connection while the writer commits the previous window
+        on its own."""
+        writes = DeferredWrites()
+        context = registry.WindowContext(self.run, out=writes)
+        with connection.execute_wrapper(_refuse_writes):
+            applied = registry.apply_events(window.events, context)
+        writes.barrier = context.barrier
         return applied, writes
 
     def commit_planned(self, window: Window, writes: DeferredWrites, *, roll_up: bool) -> str:
@@ -122,7 +160,7 @@ class PipelinedWriter:
                     if in_flight is not None and (outcome := settle()) != "done":
                         break
                     if self.stop.is_set():
-                        RunCache.clear()  # the planned window is dropped
+                        self.run.reset()  # the planned window is dropped
                         return None
                     roll_up = self._roll_up_due(window, target)
                     in_flight = (
@@ -143,7 +181,7 @@ class PipelinedWriter:
                 wait([in_flight[2]])
         if outcome == "done":
             return None
-        RunCache.clear()
+        self.run.reset()
         if outcome == "replan":
             # go on from the checkpoint just committed, computing from the database
             logger.info("rows read ahead of the sync were settled: computing on from there")

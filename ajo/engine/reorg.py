@@ -42,7 +42,7 @@ class ReorgHandler:
             ancestor,
         )
         with transaction.atomic():
-            state = rewind_checkpoint(to_block=ancestor)
+            state = rewind_checkpoint(to_block=ancestor, run=self.run)
             state.reorg_count += 1
             state.last_reorg_at = timezone.now()
             state.last_reorg_depth = depth

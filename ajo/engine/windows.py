@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ajo.contract.artifacts import event_topics
-from ajo.contract.decode import decode_logs
-from ajo.engine import metrics
+from ajo.engine import metrics, registry
 from ajo.engine.checks import Checked, ProviderLie, check_blooms, check_logs, confirm_suspects
 from ajo.engine.errors import SyncError
 from ajo.engine.rpc import RpcError, endpoint_label
@@ -64,6 +62,31 @@ PROBE_BLOCKS = 8
 # up within a block or two, a load balancer picks another node).
 CHECK_TRIES = 5
 CHECK_BACKOFF = 0.25
+
+
+def logs_in_windows(
+    client, query: dict, *, first: int, last: int, size: int
+) -> Iterator[list[dict]]:
+    """The logs matching `query` (address, topics) in blocks first..last, one answer per
+    window: windows start at `size` blocks, double while answers come back light (up to 16
+    times `size`) and halve on provider limits, so a few groups' logs take a few requests
+    and a busy range stays within what the provider answers. For verify_chain's counts."""
+    widest = size * 16
+    while first <= last:
+        end = min(first + size - 1, last)
+        try:
+            logs = client.call(
+                "eth_getLogs", [{**query, "fromBlock": hex(first), "toBlock": hex(end)}]
+            )
+        except RpcError as exc:
+            if is_limit_error(exc) and end > first:
+                size = max(1, (end - first + 1) // 2)
+                continue
+            raise
+        yield logs
+        if len(logs) < TARGET_LOGS // 2:
+            size = min(size * 2, widest)
+        first = end + 1
 
 
 @dataclass
@@ -299,8 +322,9 @@ class WindowFetcher:
                 )
         checked = check_logs(logs, contract=self.contract, first=first, last=last, headers=headers)
         window = {n: h for n, h in headers.items() if n >= first}
+        source = registry.source()
         suspects = check_blooms(
-            checked, contract=self.contract, headers=window, topics=event_topics().values()
+            checked, contract=self.contract, headers=window, topics=source.topics()
         )
         confirming = None
         if suspects and pool is not None:
@@ -310,7 +334,7 @@ class WindowFetcher:
         times = {n: int(headers[n]["timestamp"], 16) for n in checked.hashes}
         times[last] = int(headers[last]["timestamp"], 16)
         # Decoding here, in the fetching thread, overlaps it with the previous window's writes.
-        events = decode_logs(logs, times)
+        events = source.decode_logs(logs, times)
         if suspects:
             answers = confirming.result() if confirming else self._narrow_logs(suspects, window)
             false_positives, lie = confirm_suspects(suspects, answers)

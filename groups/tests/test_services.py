@@ -14,11 +14,8 @@ from ajo.contract.events import (
     PayoutSent,
 )
 from contributions.models import Contribution, Payout
-from contributions.services import (
-    contribution_record_many,
-    payout_record_many,
-    totals_roll_up,
-)
+from contributions.services import contribution_record_many, payout_record_many
+from contributions.totals import group_totals_rebuild, totals_roll_up
 from groups.models import Group, Membership, Token, User
 from groups.services import (
     group_record_completed_many,
@@ -26,7 +23,7 @@ from groups.services import (
     group_record_started_many,
     membership_record_joined_many,
 )
-from groups.totals import group_recompute_many, token_recompute_many, user_recompute_many
+from groups.totals import group_rebuild_state, token_recompute_many, user_recompute_many
 
 TOKEN = "0x" + "7" * 40
 MEMBERS = ["0x" + f"{n:040x}" for n in (0xA1, 0xA2, 0xA3)]
@@ -242,7 +239,8 @@ def test_recompute_agrees_with_incremental_totals():
     before = snapshot()
     Group.objects.update(total_contributed=0, contribution_count=0, member_count=0)
     User.objects.update(total_contributed=0, group_count=0)
-    group_recompute_many(group_ids=[1, 2])
+    group_totals_rebuild(group_ids=[1, 2])
+    group_rebuild_state(group_ids=[1, 2])
     user_recompute_many(user_ids=User.objects.values_list("id", flat=True))
     token_recompute_many(token_ids=Token.objects.values_list("id", flat=True))
     assert snapshot() == before

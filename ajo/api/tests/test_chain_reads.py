@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from ajo.engine import loop
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from groups.models import Group, Membership, Token, User
 
 
@@ -56,7 +56,7 @@ def test_a_group_read_ahead_then_reorged_away_leaves_only_the_new_chain_s_group(
     assert all(member["joined_block"] is not None for member in body["rotation"])
     assert [group_count(x) for x in (a, b, c, d)] == [0, 0, 1, 1]
     assert Token.objects.get().group_count == 1
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,7 +81,7 @@ def test_a_seat_read_ahead_is_confirmed_only_by_its_own_member(client, on_chain)
     assert (group.source, group.member_count, group.read_block) == ("events", 2, None)
     assert [group_count(x) for x in (a, b, c)] == [1, 0, 1]  # b's count mended
     assert rotation(detail(client, group_id).json()) == [a, c]
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -99,7 +99,7 @@ def test_a_seat_whose_member_matches_is_confirmed_in_place(client, on_chain):
     assert [s.user.address for s in seats] == [a.lower(), b.lower(), c.lower()]
     assert all(s.joined_block is not None and s.read_block is None for s in seats)
     assert Group.objects.get(id=group_id).status == "active"
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -121,7 +121,7 @@ def test_a_group_read_from_a_block_the_chain_left_goes_once_the_sync_passes_it(c
     assert Token.objects.filter(group_count__gt=0).count() == 0
     response = detail(client, group_id)
     assert response.status_code == 404
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -169,14 +169,14 @@ def test_verify_agrees_while_values_read_ahead_wait_for_the_sync(client, on_chai
     group = Group.objects.get(id=group_id)
     assert (group.source, group.member_count, group.read_block) == ("events", 2, created_at + 1)
     assert rotation(detail(client, group_id).json()) == [a, b]  # the read's seat stays
-    assert verify_groups() == []  # nothing the index holds disagrees with the chain there
+    assert verify() == []  # nothing the index holds disagrees with the chain there
 
     loop.run()
     assert Group.objects.get(id=group_id).read_block is None
-    assert verify_groups() == []
+    assert verify() == []
     # a value read ahead that outlived its block would be a difference
     Group.objects.filter(id=group_id).update(read_block=created_at)
-    assert verify_groups() == [
+    assert verify() == [
         f"group {group_id}: holds values read from view functions at block {created_at}, "
         f"which is indexed: the sync should have confirmed or dropped them"
     ]

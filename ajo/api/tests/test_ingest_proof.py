@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ajo.engine import loop
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import (
@@ -93,7 +93,7 @@ def test_a_block_the_index_holds_in_another_version_is_409_until_the_sync_revert
     assert response.status_code == 200, response.content
     assert response.json()["applied"] == 0  # the sync has it now
     assert Group.objects.get().name == "Canonical"
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -223,7 +223,7 @@ def test_ingest_beside_a_following_sync_ends_in_the_chain_s_database(client, on_
         kill(process, signal.SIGINT)
     assert process.returncode == 0, log.text
 
-    assert verify_groups() == []
+    assert verify() == []
     logs = on_chain.log_counts()
     assert Group.objects.filter(source="events").count() == logs["GroupCreated"] == 4
     assert Membership.objects.filter(joined_block__isnull=False).count() == logs["MemberJoined"]

@@ -10,7 +10,7 @@ from ajo.engine.ingest import (
     TxPending,
     ingest_transaction,
 )
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import SyncState
 from contributions.models import Contribution
 from devtools.chainkit import (
@@ -73,7 +73,7 @@ def test_ingest_ahead_of_the_sync_then_sync_adds_no_duplicates(on_chain):
     assert (membership.total_contributed, membership.contribution_count) == (AMOUNT, 1)
     assert (member.total_contributed, member.contribution_count) == (AMOUNT, 1)
     assert SyncState.objects.get().ahead_block is None
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db

@@ -17,7 +17,7 @@ from ajo.contract.artifacts import EVENT_BY_TOPIC, TOPIC_CONTRIBUTION_MADE, TOPI
 from ajo.engine import loop, windows
 from ajo.engine.checks import ProviderLie, bloom_mask, check_logs
 from ajo.engine.rpc import RpcClient
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import BlockRecord, SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import private_chain, rewound
@@ -61,7 +61,7 @@ def raw_logs(chain) -> list[dict]:
 def assert_database_is_the_chain(chain) -> None:
     """verify_chain agrees, and so does an independent count of anvil's raw logs: each
     event where it sits, each stored block hash the chain's."""
-    assert verify_groups() == []
+    assert verify() == []
     logs = raw_logs(chain)
     counts = Counter(EVENT_BY_TOPIC[log["topics"][0]] for log in logs)
     assert Group.objects.count() == counts["GroupCreated"]

@@ -10,7 +10,7 @@ from django.db import connection
 from ajo.engine import apply, loop, windows
 from ajo.engine.errors import SyncError
 from ajo.engine.rpc import RpcClient
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.engine.writelock import WriterLock
 from ajo.models import BlockRecord, SyncState
 from contributions.models import Contribution, Payout
@@ -64,7 +64,7 @@ def test_sync_mirrors_the_chain_exactly(on_chain):
     assert Group.objects.filter(status="completed").count() == logs["GroupCompleted"]
     assert set(Group.objects.values_list("status", flat=True)) == {"forming", "active", "completed"}
     assert Contribution.objects.filter(is_late=True).exists()
-    assert verify_groups() == []
+    assert verify() == []
 
     for group in Group.objects.all():
         amounts = list(group.contributions.values_list("amount", flat=True))
@@ -109,7 +109,7 @@ def test_window_size_does_not_change_the_result(on_chain, monkeypatch):
     assert summary.windows > 3
     assert checkpoints == sorted(checkpoints)
     assert database_snapshot() == one_block_windows
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_to_block_then_resume(on_chain):
     rest = loop.run()
     assert rest.from_block == middle + 1
     assert first.events + rest.events == sum(on_chain.log_counts().values())
-    assert verify_groups() == []
+    assert verify() == []
 
 
 # --- the pipelined writer (PostgreSQL) ---------------------------------------------------------
@@ -167,7 +167,7 @@ def test_pipelined_writer_gives_the_database_of_one_window_at_a_time(on_chain, p
     assert summary.windows > 3
     assert pipeline_log["outcomes"] == ["done"] * summary.windows
     assert database_snapshot() == one_at_a_time
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -197,7 +197,7 @@ def test_pipelined_window_that_conflicts_is_computed_again(on_chain, pipeline_lo
     assert wallet.group_count == Membership.objects.filter(user=wallet).count() > 0
     paid = list(Contribution.objects.filter(member=wallet).values_list("amount", flat=True))
     assert (wallet.contribution_count, wallet.total_contributed) == (len(paid), sum(paid))
-    assert verify_groups() == []
+    assert verify() == []
 
 
 # --- reorgs ---------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_reorg_that_removes_a_payout(on_chain):
     assert group.total_paid_out == 0
     assert User.objects.get(address=a.lower()).total_received == 0
     assert SyncState.objects.get().reorg_count == 1
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -252,7 +252,7 @@ def test_reorg_that_moves_a_contribution_to_another_block(on_chain):
     assert contribution.block_number == moved["blockNumber"]
     assert contribution.tx_hash == "0x" + moved["transactionHash"].hex().removeprefix("0x")
     assert Group.objects.get(id=group_id).total_contributed == AMOUNT
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -276,7 +276,7 @@ def test_reorg_that_removes_a_whole_group(on_chain):
     assert not User.objects.filter(address__in=[creator.lower(), joiner.lower()]).exists()
     assert database_snapshot() == before
     assert not BlockRecord.objects.filter(number__gt=on_chain.head()).exists()
-    assert verify_groups() == []
+    assert verify() == []
 
 
 # --- resilient RPC ---------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_transient_rpc_failures_are_retried(proxy, on_chain):
     summary = loop.run(client=client)
     assert client.retries >= 6
     assert summary.events == sum(on_chain.log_counts().values())
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -320,7 +320,7 @@ def test_persistent_failure_is_one_line_and_keeps_the_checkpoint(proxy, on_chain
 
     proxy.clear()
     loop.run(client=fast_client(proxy.url))
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -336,7 +336,7 @@ def test_getlogs_window_shrinks_on_provider_limits_and_grows_back(proxy):
     first_limit = next(i for i, size in enumerate(proxy.log_ranges) if size > 4)
     later = proxy.log_ranges[first_limit + 1 :]
     assert max(later) > 4, "after successes the window should try to grow again"
-    assert verify_groups() == []
+    assert verify() == []
 
 
 # --- one writer, right target ------------------------------------------------------------------
@@ -404,7 +404,7 @@ def test_stop_request_ends_between_windows(on_chain):
     assert state.last_block == seen[0] < on_chain.head()
     # the window was not the catch-up's last, but a stopped run rolls its totals up too
     assert state.rolled_up_block == state.last_block
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -447,7 +447,7 @@ def test_verify_lists_every_difference(on_chain):
     # the event tables keep their relations without database constraints
     Contribution.objects.filter(pk=Contribution.objects.first().pk).update(member_id=10**9)
 
-    differences = verify_groups()
+    differences = verify()
 
     assert f"group {completed.id}: status is 'active' in the database, 'completed' on chain" in (
         differences
@@ -488,7 +488,7 @@ def test_from_block_reindexes_from_there_and_refuses_a_gap(on_chain):
     assert again.from_block == middle
     assert 0 < again.events < sum(on_chain.log_counts().values())
     assert database_snapshot() == full
-    assert verify_groups() == []
+    assert verify() == []
     with pytest.raises(SyncError, match="would skip blocks"):
         loop.run(from_block=on_chain.head() + 5)
 
@@ -521,7 +521,7 @@ def test_any_group_name_a_user_can_put_on_chain_is_indexed(on_chain):
     assert stored.name == hostile.replace("\x00", "\ufffd")
     assert str(stored) == f"#{long_id} {stored.name[:79]}…"  # links show the start
     assert Group.objects.get(id=bad_id).name == "Bad \ufffd\ufffd bytes"
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db
@@ -552,7 +552,7 @@ def test_extreme_group_settings_a_user_can_choose_are_indexed(on_chain, client):
     assert (group.frequency, group.status, group.current_round) == (2**64 - 1, "active", 1)
     assert group.next_deadline is None  # past the year 9999: no date to show
     assert not Contribution.objects.get(group=group).is_late
-    assert verify_groups() == []
+    assert verify() == []
     shown = client.get(f"/api/groups/{forever_id}/")
     assert shown.status_code == 200
     body = shown.json()
@@ -584,7 +584,7 @@ def test_a_deadline_on_the_first_second_of_year_10000_stops_nothing(on_chain, cl
     group = Group.objects.get(id=group_id)
     assert (group.status, group.current_round, group.next_deadline) == ("active", 1, None)
     assert int(group.start_time.timestamp()) == start
-    assert verify_groups() == []
+    assert verify() == []
     body = client.get(f"/api/groups/{group_id}/").json()
     assert (body["next_deadline"], body["round"]["deadline"]) == (None, None)
 
@@ -600,4 +600,4 @@ def test_run_caches_that_start_over_past_their_bound_change_nothing(on_chain, mo
     monkeypatch.setattr(RunCache, "MAX_GROUPS", 2)
     loop.run(reindex_first=True, batch_blocks=100_000)
     assert database_snapshot() == whole
-    assert verify_groups() == []
+    assert verify() == []

@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 
 from ajo.engine import loop
 from ajo.engine.errors import SyncError
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import manage, point_settings_at, private_chain
@@ -157,7 +157,7 @@ def test_a_window_that_fails_stops_the_run_with_one_line_and_keeps_the_checkpoin
     assert (state.failure, state.failure_block, state.failure_attempts) == ("", None, 0)
     assert client.get("/api/sync/").json()["failure"] is None
     assert metric("ajo_sync_window_failing") == 0
-    assert verify_groups() == []
+    assert verify() == []
 
 
 class Attempts(logging.Handler):
@@ -230,4 +230,4 @@ def test_follow_backs_off_on_a_failing_window_and_goes_on_once_it_commits(
         worker.join(timeout=30)
         logger.removeHandler(attempts)
     assert errors == []
-    assert verify_groups() == []
+    assert verify() == []

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ajo.engine import loop
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import SyncState
 from contributions.models import Contribution
 from devtools.chainkit import (
@@ -81,7 +81,7 @@ def test_sigkill_at_any_moment_then_resume_equals_one_run(on_chain):
             # totals wait for the roll-up that the next run's end does
             assert not [
                 line
-                for line in verify_groups()
+                for line in verify()
                 if not line.startswith("membership and user totals are rolled up to block")
             ]
             seen.append(checkpoint())
@@ -94,7 +94,7 @@ def test_sigkill_at_any_moment_then_resume_equals_one_run(on_chain):
         proxy.close()
     resumed = database_snapshot()
     assert checkpoint() == head
-    assert verify_groups() == []
+    assert verify() == []
 
     loop.run(reindex_first=True)  # one uninterrupted run over the same chain
     assert database_snapshot() == resumed
@@ -129,7 +129,7 @@ def test_follow_indexes_new_blocks_handles_a_tip_reorg_and_stops_on_sigterm(on_c
     assert process.returncode == 0, err
     assert "stopping after the current batch" in err
     assert "Traceback" not in err
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -159,7 +159,7 @@ def test_hot_standby_takes_over_from_a_killed_writer(on_chain):
         kill(second, signal.SIGTERM)
     assert second.returncode == 0, second_log.text
     assert "Traceback" not in second_log.text
-    assert verify_groups() == []
+    assert verify() == []
 
 
 @pytest.mark.django_db(transaction=True)

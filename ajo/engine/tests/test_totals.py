@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from ajo.engine import loop
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from contributions.models import Contribution
 from devtools.chainkit import database_snapshot, private_chain, rewound, tx_hash
 from groups.models import Group, Membership, Token, User
@@ -79,7 +79,7 @@ def test_totals_past_uint256_are_synced_exactly_and_shown(on_chain, client, admi
     summary = loop.run()
 
     assert summary.to_block == on_chain.head()
-    assert verify_groups() == []
+    assert verify() == []
     out = StringIO()
     call_command("verify_chain", stdout=out)
     assert "database agrees with the chain" in out.getvalue()
@@ -111,7 +111,7 @@ def test_totals_past_uint256_are_synced_exactly_and_shown(on_chain, client, admi
     whole = database_snapshot()
     loop.run(from_block=before_last + 1)
     assert database_snapshot() == whole
-    assert verify_groups() == []
+    assert verify() == []
 
     # the API shows them exactly, as strings
     detail = client.get(f"/api/groups/{second}/").json()

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ajo.engine import loop
-from ajo.engine.verify import verify_groups
+from ajo.engine.verify import verify
 from ajo.models import SyncState
 from contributions.models import Contribution, Payout
 from devtools.chainkit import private_chain, rewound
@@ -28,7 +28,7 @@ def synced(chain, settings):
     """The simulated chain indexed, and verify_chain agreeing with it."""
     with rewound(chain, settings):
         loop.run()
-        assert verify_groups() == []
+        assert verify() == []
         yield chain
 
 
@@ -142,7 +142,7 @@ def test_a_payout_to_the_wrong_member_is_named(synced):
     )
     Payout.objects.filter(pk=payout.pk).update(recipient=second)
 
-    differences = verify_groups(group_ids=[payout.group_id])
+    differences = verify(scope=[payout.group_id])
 
     assert (
         f"group {payout.group_id} round 1: the database pays ['{second.checksum_address}'], "
@@ -156,10 +156,10 @@ def test_event_counts_are_read_within_the_providers_limits(synced, settings):
     try:
         proxy.max_log_range = 2
         settings.CHAIN_RPC_URL = proxy.url
-        assert verify_groups() == []
+        assert verify() == []
         assert proxy.limit_errors >= 1
         Contribution.objects.filter(pk=Contribution.objects.first().pk).delete()
-        assert any("ContributionMade log(s) on chain" in line for line in verify_groups())
+        assert any("ContributionMade log(s) on chain" in line for line in verify())
     finally:
         proxy.close()
 
@@ -196,3 +196,29 @@ def test_a_group_state_its_counters_do_not_make_is_named(synced):
         f"database, ('active', {group.current_round}, {deadline}, {group.paid_this_round}) "
         "from its counters"
     ]
+
+
+@pytest.mark.django_db
+def test_database_only_needs_no_node_and_names_a_total_its_rows_do_not_make(synced, settings):
+    settings.CHAIN_RPC_URL = "http://127.0.0.1:9"  # nothing listens: no node is asked
+    out = io.StringIO()
+    call_command("verify_chain", "--database-only", stdout=out)
+    assert out.getvalue().splitlines() == ["the database holds its invariants"]
+
+    membership = Membership.objects.filter(contribution_count__gt=0).select_related("user").first()
+    Membership.objects.filter(pk=membership.pk).update(contribution_count=0)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 difference"):
+        call_command("verify_chain", "--database-only", stdout=out)
+    [line] = out.getvalue().splitlines()
+    assert line.startswith(
+        f"group {membership.group_id}: member {membership.user.checksum_address} has "
+        "(contributed, contributions, payout round, payout)"
+    )
+    assert line.endswith("from its rows")
+
+
+@pytest.mark.django_db
+def test_database_only_checks_the_whole_database():
+    with pytest.raises(CommandError, match="drop --group"):
+        call_command("verify_chain", "--database-only", "--group", "1")

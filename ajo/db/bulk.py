@@ -6,25 +6,45 @@ rows with binary COPY on PostgreSQL (inserts) or send them as one array per colu
 UPDATE … FROM unnest(…), and use executemany on SQLite, where the sqlite3 module loops in C.
 Rows are plain tuples.
 
+Every write takes `out`, where the statement goes: IMMEDIATE (the default) runs it now; the
+sync's pipeline passes a sink that records it, rows included, to run later on its writer
+thread (ajo.engine.pipeline.DeferredWrites). Reads always run at once.
+
 Uint256 columns: PostgreSQL takes Python ints as numeric; SQLite gets the zero-padded text
-form of the column's width, and `uint256_add` and the aggregate `uint256_sum` (registered on
-every SQLite connection) add them exactly. What they return is a total (a sum of uint256
-values, ajo.fields.Uint256TotalField): the only columns SQL adds into are totals.
+form of the column's width, and `uint256_add` and the aggregate `uint256_sum` (ajo.db.sqlite)
+add them exactly. What they return is a total (a sum of uint256 values,
+ajo.fields.Uint256TotalField): the only columns SQL adds into are totals.
 """
 
 import functools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.db import connection, models
 
-from ajo.fields import TOTAL_WIDTH, Uint256Field, parse_total, sqlite_text
+from ajo.fields import Uint256Field
 
 T = TypeVar("T")
-_deferred = threading.local()
+
+
+class WriteSink(Protocol):
+    """Where a write goes: `write(fn, *args, **kwargs)` runs fn now or records it for later."""
+
+    def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None: ...
+
+
+class _Immediate:
+    """The default sink: every write runs at once, on the caller's connection."""
+
+    def write(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return "IMMEDIATE"
+
+
+IMMEDIATE: WriteSink = _Immediate()
 
 
 def chunks(items: Sequence[T], size: int | None = None) -> Iterator[Sequence[T]]:
@@ -40,90 +60,19 @@ def from_unix(timestamp: int | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=UTC)
 
 
-def sqlite_uint256_add(a: str | None, b: str | int | None) -> str | None:
-    """SQL function for SQLite: exact sum of two uint256 values or totals, in the stored text
-    form of a total."""
-    if a is None or b is None:
-        return None
-    return sqlite_text(parse_total(int(a) + int(b)), TOTAL_WIDTH)
-
-
-class SqliteUint256Sum:
-    """SQL aggregate for SQLite: exact sum of uint256 values or totals, in the stored text
-    form of a total (SUM() would go through floating point)."""
-
-    def __init__(self):
-        self.total = 0
-
-    def step(self, value: str | None) -> None:
-        if value is not None:
-            self.total += int(value)
-
-    def finalize(self) -> str:
-        return sqlite_text(parse_total(self.total), TOTAL_WIDTH)
-
-
-def register_sqlite_functions(sender, connection, **kwargs) -> None:
-    if connection.vendor == "sqlite":
-        connection.connection.create_function(
-            "uint256_add", 2, sqlite_uint256_add, deterministic=True
-        )
-        connection.connection.create_aggregate("uint256_sum", 1, SqliteUint256Sum)
-
-
-# --- deferred writes -------------------------------------------------------------------------
-
-
-class DeferredWrites(list):
-    """The writes recorded by `deferred_writes()`, to run later in order with `run()`.
-
-    `barrier` is set by a writer that changed rows other code may still read from the
-    database (see groups.runstate.WindowGroups): run these writes before computing more."""
-
-    barrier = False
-
-    def run(self) -> None:
-        for write in self:
-            write()
-
-
-@contextmanager
-def deferred_writes() -> Iterator[DeferredWrites]:
-    """Inside, bulk_insert and bulk_update (so save_fields too) record their statement,
-    rows included, instead of running it. The sync computes a batch's writes this way while
-    its writer thread still commits the previous batch on another connection. Reads run at
-    once, so code inside must not read back what it wrote: ids come from `bulk_insert_new`."""
-    writes = DeferredWrites()
-    _deferred.writes = writes
-    try:
-        yield writes
-    finally:
-        _deferred.writes = None
-
-
-def _defer(write: Callable, *args: Any, **kwargs: Any) -> bool:
-    writes = getattr(_deferred, "writes", None)
-    if writes is None:
-        return False
-    writes.append(functools.partial(write, *args, **kwargs))
-    return True
-
-
-def request_barrier() -> None:
-    writes = getattr(_deferred, "writes", None)
-    if writes is not None:
-        writes.barrier = True
-
-
 def bulk_insert_new(
-    model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]
+    model: type[models.Model],
+    names: list[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    out: WriteSink = IMMEDIATE,
 ) -> list[int] | None:
     """bulk_insert for new rows whose ids the caller needs. On PostgreSQL the ids come from
     the table's identity sequence first and are returned in row order, so nothing has to be
     read back (deferred writes included). Elsewhere None: read them back after the insert.
     A rolled-back batch leaves a gap in the ids, nothing else."""
     if connection.vendor != "postgresql":
-        bulk_insert(model, names, rows)
+        bulk_insert(model, names, rows, out=out)
         return None
     if not rows:
         return []
@@ -134,7 +83,7 @@ def bulk_insert_new(
         )
         ids = [row[0] for row in cursor.fetchall()]
     with_ids = [(i, *row) for i, row in zip(ids, rows, strict=True)]
-    bulk_insert(model, [model._meta.pk.name, *names], with_ids)
+    bulk_insert(model, [model._meta.pk.name, *names], with_ids, out=out)
     return ids
 
 
@@ -194,13 +143,18 @@ def _array_param(values: Sequence[Any]) -> list | str:
     return list(values)
 
 
-def bulk_insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]) -> int:
+def bulk_insert(
+    model: type[models.Model],
+    names: list[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    out: WriteSink = IMMEDIATE,
+) -> int:
     """INSERT rows (tuples in `names` order); other columns get their field defaults."""
     if not rows:
         return 0
-    if _defer(_insert, model, names, list(rows)):
-        return len(rows)
-    return _insert(model, names, rows)
+    out.write(_insert, model, names, list(rows))
+    return len(rows)
 
 
 def _insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence[Any]]) -> int:
@@ -230,14 +184,13 @@ def _insert(model: type[models.Model], names: list[str], rows: Sequence[Sequence
     return len(rows)
 
 
-def delete_ids(model: type[models.Model], ids: Sequence[int]) -> int:
-    """DELETE rows by primary key, with one statement per chunk (deferred like the writes
-    above). No cascades: for rows nothing else points at."""
+def delete_ids(model: type[models.Model], ids: Sequence[int], *, out: WriteSink = IMMEDIATE) -> int:
+    """DELETE rows by primary key, with one statement per chunk. No cascades: for rows
+    nothing else points at."""
     if not ids:
         return 0
-    if _defer(_delete, model, list(ids)):
-        return len(ids)
-    return _delete(model, ids)
+    out.write(_delete, model, list(ids))
+    return len(ids)
 
 
 def _delete(model: type[models.Model], ids: Sequence[int]) -> int:
@@ -256,13 +209,13 @@ def bulk_update(
     rows: Sequence[Sequence[Any]],
     *,
     add: bool = False,
+    out: WriteSink = IMMEDIATE,
 ) -> int:
     """Set (or, with add=True, add to) `names` on rows given as (pk, value, value, …)."""
     if not rows:
         return 0
-    if _defer(_update, model, names, list(rows), add=add):
-        return len(rows)
-    return _update(model, names, rows, add=add)
+    out.write(_update, model, names, list(rows), add=add)
+    return len(rows)
 
 
 def _update(
@@ -318,8 +271,14 @@ def sql_uint256_add(column: str, expression: str) -> str:
     return f"{column} + {expression}"
 
 
-def save_fields(model: type[models.Model], objs: Iterable[models.Model], names: list[str]) -> None:
+def save_fields(
+    model: type[models.Model],
+    objs: Iterable[models.Model],
+    names: list[str],
+    *,
+    out: WriteSink = IMMEDIATE,
+) -> None:
     """Write back `names` of rows loaded and changed in Python, in one set operation."""
     attnames = [model._meta.get_field(name).attname for name in names]
     rows = [(obj.pk, *(getattr(obj, attname) for attname in attnames)) for obj in objs]
-    bulk_update(model, names, rows)
+    bulk_update(model, names, rows, out=out)
