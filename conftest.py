@@ -7,7 +7,7 @@ pytest_plugins = ["devtools.testing"]
 
 @pytest.fixture
 def admin_roles(django_db_blocker):
-    """The viewer and operator roles. A data migration creates them, but a transactional test
+    """The viewer, operator and analyst roles. A data migration creates them, but a transactional test
     elsewhere may have flushed the tables since."""
     from importlib import import_module
 
@@ -15,3 +15,4 @@ def admin_roles(django_db_blocker):
 
     with django_db_blocker.unblock():
         import_module("groups.migrations.0002_admin_roles").create_roles(apps, None)
+        import_module("ajo.migrations.0006_analyst_role").create_analyst_role(apps, None)
