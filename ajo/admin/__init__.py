@@ -9,7 +9,7 @@ the pages and forms mounted below beside the tables (unfold's `extra_urls` hook)
 from django.contrib import admin
 from django.urls import path
 
-from ajo.admin import access, contributions, groups, sync  # noqa: F401
+from ajo.admin import access, contributions, groups, records, sync  # noqa: F401
 from ajo.admin.console import console_view
 from ajo.admin.savedviews import delete_view, save_view
 from ajo.admin.schema import schema_view

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group as Role
 from django.contrib.auth.models import Permission
 from unfold.admin import ModelAdmin
 
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
 
 from ajo.admin.base import BrowserAdmin
 
@@ -65,3 +65,10 @@ class AccessLogAdmin(LoginRecordAdmin):
 @admin.register(AccessFailureLog)
 class AccessFailureLogAdmin(LoginRecordAdmin):
     list_display = ["id", "attempt_time", "ip_address", "username", "locked_out"]
+
+
+@admin.register(AccessAttemptExpiration)
+class AccessAttemptExpirationAdmin(BrowserAdmin):
+    list_display = ["access_attempt", "expires_at"]
+    ordering = ["-pk"]
+    sortable_by = []

@@ -139,12 +139,15 @@ def _execute(statement: str, *, alias: str, cap: int, seconds: float) -> tuple[l
         wrapper.ensure_connection()
         raw = wrapper.connection
         if wrapper.vendor == "postgresql":
-            with raw.cursor() as cursor:
+            import psycopg  # only on PostgreSQL: SQLite setups need not install the driver
+
+            # psycopg's own cursor (Django's is a client-side binding one): binary results go
+            # through the extended protocol, which refuses a second statement.
+            with psycopg.Cursor(raw) as cursor:
                 cursor.execute("BEGIN")
                 cursor.execute("SET TRANSACTION READ ONLY")
                 cursor.execute(f"SET LOCAL statement_timeout = {max(int(seconds * 1000), 1)}")
                 try:
-                    # binary=True: the extended protocol, which refuses a second statement
                     cursor.execute(statement, binary=True)
                     columns = [c.name for c in cursor.description or []]
                     rows = cursor.fetchmany(cap + 1) if cursor.description else []

@@ -169,6 +169,15 @@ def schema_tables(*, user, using: str = "default") -> list[TableInfo]:
                             "definition": item.get("definition") or "",
                         }
                     )
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass",
+                    [meta.db_table],
+                )
+                texts = dict(cursor.fetchall())
+                for item in constraints:
+                    item["definition"] = texts.get(item["name"], item["definition"])
             # Django's own model checks are kept in Meta; SQLite's introspection reports CHECK
             # constraints without their text, so the model's condition is shown too.
             for constraint in meta.constraints:
