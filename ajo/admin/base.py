@@ -158,8 +158,11 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
         return list(dict.fromkeys(wanted)) or full
 
     def get_list_display_links(self, request, list_display):
-        links = [name for name in (self.list_display_links or ()) if name in list_display]
-        return links or list(list_display[:1])
+        """The declared links (by default the table's first column) where they are shown, else
+        the first column shown: a row always opens."""
+        declared = self.list_display_links or list(super().get_list_display(request))[:1]
+        links = [name for name in declared if name in list_display]
+        return links or [name for name in list_display if name != "action_checkbox"][:1]
 
     def column_choices(self, request) -> list[dict]:
         visible = self.get_list_display(request)
