@@ -7,8 +7,8 @@ pytest_plugins = ["devtools.testing"]
 
 @pytest.fixture
 def admin_roles(django_db_blocker):
-    """The viewer, operator and analyst roles. A data migration creates them, but a transactional test
-    elsewhere may have flushed the tables since."""
+    """The viewer, operator and analyst roles. Data migrations create them, but a
+    transactional test elsewhere may have flushed the tables since."""
     from importlib import import_module
 
     from django.apps import apps

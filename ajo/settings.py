@@ -244,7 +244,6 @@ ADMIN_SQL_ROW_CAP = env.int("ADMIN_SQL_ROW_CAP", default=500)
 ADMIN_SQL_CSV_ROW_CAP = env.int("ADMIN_SQL_CSV_ROW_CAP", default=100_000)
 from django.templatetags.static import static  # noqa: E402
 
-
 UNFOLD = {
     "SITE_TITLE": "ajo",
     "SITE_HEADER": "ajo",

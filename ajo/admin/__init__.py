@@ -25,9 +25,7 @@ def extra_urls():
             site.admin_view(save_view),
             name="ajo_saved_view_save",
         ),
-        path(
-            "views/<int:pk>/delete/", site.admin_view(delete_view), name="ajo_saved_view_delete"
-        ),
+        path("views/<int:pk>/delete/", site.admin_view(delete_view), name="ajo_saved_view_delete"),
     ]
 
 

@@ -8,13 +8,12 @@ other growing table: newest first by id, counted at most to 10,000 and estimated
 searched exactly by address or username (both indexed).
 """
 
+from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.models import Group as Role
 from django.contrib.auth.models import Permission
 from unfold.admin import ModelAdmin
-
-from axes.models import AccessAttempt, AccessAttemptExpiration, AccessFailureLog, AccessLog
 
 from ajo.admin.base import BrowserAdmin
 

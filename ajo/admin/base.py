@@ -5,9 +5,9 @@ page shows below its form."""
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.conf import settings
 from django.contrib.admin.utils import label_for_field
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.exceptions import PermissionDenied
@@ -272,8 +272,12 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
         return {
             "saved_view": view,
             "can_delete_view": view is not None and may_delete(user=request.user, view=view),
-            "save_view_url": reverse("admin:ajo_saved_view_save", args=[meta.app_label, meta.model_name]),
-            "delete_view_url": reverse("admin:ajo_saved_view_delete", args=[view.pk]) if view else "",
+            "save_view_url": reverse(
+                "admin:ajo_saved_view_save", args=[meta.app_label, meta.model_name]
+            ),
+            "delete_view_url": reverse("admin:ajo_saved_view_delete", args=[view.pk])
+            if view
+            else "",
             "save_roles": list(roles_for(request.user)) if not is_fragment_request(request) else [],
             "view_query": _query_without(request, {PAGE_VAR, VIEW_VAR})[1:],
             "clear_conditions_query": _query_without(

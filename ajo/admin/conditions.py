@@ -479,9 +479,9 @@ def condition_q(column: Column, operator: str, raw: str) -> Q:
 def parse_filter(params, columns: list[Column]) -> Filter:
     """The filter in `params` (a QueryDict): every condition, each with its Q or its error."""
     by_key = {column.key: column for column in columns}
-    numbers = sorted(
-        {int(m.group(1)) for name in params if (m := GROUP_PARAM.match(name))}
-    )[:MAX_GROUPS]
+    numbers = sorted({int(m.group(1)) for name in params if (m := GROUP_PARAM.match(name))})[
+        :MAX_GROUPS
+    ]
     result = Filter(join="or" if params.get("fj") == "or" else "and")
     count = 0
     for number in numbers:

@@ -44,8 +44,24 @@ from ajo.models import SqlRun
 PERMISSION = "ajo.run_sql"
 READS = {"SELECT", "WITH", "VALUES", "TABLE", "EXPLAIN", "SHOW"}
 WRITES = {"INSERT", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "UPSERT", "REPLACE"}
-DDL = {"CREATE", "ALTER", "DROP", "GRANT", "REVOKE", "COMMENT", "REINDEX", "CLUSTER", "VACUUM",
-       "ANALYZE", "REFRESH", "SECURITY", "IMPORT", "ATTACH", "DETACH", "PRAGMA"}
+DDL = {
+    "CREATE",
+    "ALTER",
+    "DROP",
+    "GRANT",
+    "REVOKE",
+    "COMMENT",
+    "REINDEX",
+    "CLUSTER",
+    "VACUUM",
+    "ANALYZE",
+    "REFRESH",
+    "SECURITY",
+    "IMPORT",
+    "ATTACH",
+    "DETACH",
+    "PRAGMA",
+}
 # Functions whose effect outlives the statement or reaches outside the database.
 SIDE_EFFECTS = re.compile(
     r"\b(set_config|pg_advisory\w*|pg_try_advisory\w*|lo_\w+|pg_read_file|pg_read_binary_file"
@@ -90,12 +106,14 @@ def check_statement(sql: str) -> str:
     statement = statements[0].strip().rstrip(";").strip() if statements else ""
     bare = sqlparse.format(statement, strip_comments=True).strip()
     if "U&" in bare.upper().replace(" ", ""):
-        raise Refused("Unicode-escaped identifiers (U&\"…\") are not accepted here.")
+        raise Refused('Unicode-escaped identifiers (U&"…") are not accepted here.')
     match = re.match(r"^\(*\s*([A-Za-z]+)", bare)
     keyword = match.group(1).upper() if match else ""
     if keyword == "COPY":
-        raise Refused("COPY is not run here: it reads or writes files and streams. "
-                      "Run the SELECT and use “Download CSV”.")
+        raise Refused(
+            "COPY is not run here: it reads or writes files and streams. "
+            "Run the SELECT and use “Download CSV”."
+        )
     if keyword in WRITES:
         raise Refused(f"{keyword} writes: the console only reads.")
     if keyword in DDL:
@@ -225,8 +243,9 @@ def _record(*, user, sql: str, result: Result, as_csv: bool) -> SqlRun:
         object_id=str(run.pk),
         object_repr=sql.strip()[:200],
         action_flag=ADDITION,
-        change_message=f"SQL console{' (CSV)' if as_csv else ''} on {result.database}: "
-        f"{outcome}"[:1000],
+        change_message=f"SQL console{' (CSV)' if as_csv else ''} on {result.database}: {outcome}"[
+            :1000
+        ],
     )
     return run
 

@@ -9,7 +9,7 @@ from django.contrib.admin.templatetags.admin_list import result_headers
 from django.contrib.admin.utils import display_for_field, display_for_value, lookup_field
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from ajo.admin.display import admin_url
@@ -24,7 +24,9 @@ class Row:
 def boolean_html(value: bool | None) -> SafeString:
     if value is None:
         return mark_safe('<span class="ajo-muted">-</span>')
-    return mark_safe('<span class="ajo-yes">yes</span>' if value else '<span class="ajo-no">no</span>')
+    if value:
+        return mark_safe('<span class="ajo-yes">yes</span>')
+    return mark_safe('<span class="ajo-no">no</span>')
 
 
 def _cell_value(cl, field_name: str, result) -> str:
@@ -75,7 +77,7 @@ def result_rows(cl) -> list[Row]:
                 )
             else:
                 cells.append(format_html('<td class="c-{}">{}</td>', field_name, value))
-        rows.append(Row(url=url, cells=mark_safe("".join(cells))))
+        rows.append(Row(url=url, cells=format_html_join("", "{}", ((cell,) for cell in cells))))
     return rows
 
 

@@ -22,9 +22,9 @@ NOT_SAVED = {"p", VIEW_PARAM, "e"}
 
 def saved_view_list(*, user) -> QuerySet[SavedView]:
     """The views a user sees: their own and those of their roles (one query)."""
-    return SavedView.objects.filter(
-        Q(owner=user) | Q(role__in=user.groups.all())
-    ).select_related("role")
+    return SavedView.objects.filter(Q(owner=user) | Q(role__in=user.groups.all())).select_related(
+        "role"
+    )
 
 
 def saved_view_query(query: str) -> str:

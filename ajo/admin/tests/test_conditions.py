@@ -31,7 +31,9 @@ def admin_client(client):
 def rows(db):
     token = TokenFactory(symbol="USDC", decimals=6)
     lagos = GroupFactory(name="Lagos market", token=token, contribution_amount=100, status="active")
-    accra = GroupFactory(name="Accra traders", token=token, contribution_amount=BIG, status="forming")
+    accra = GroupFactory(
+        name="Accra traders", token=token, contribution_amount=BIG, status="forming"
+    )
     alice = UserFactory(address="0x" + "ab" * 20)
     bob = UserFactory(address="0x" + "cd" * 20)
     return {
@@ -40,19 +42,36 @@ def rows(db):
         "alice": alice,
         "bob": bob,
         "small": ContributionFactory(
-            group=lagos, member=alice, round=1, amount=100, block_number=100,
+            group=lagos,
+            member=alice,
+            round=1,
+            amount=100,
+            block_number=100,
             block_time=datetime(2026, 1, 5, 22, 30, tzinfo=UTC),
         ),
         "late": ContributionFactory(
-            group=lagos, member=bob, round=1, amount=100, block_number=200, is_late=True,
+            group=lagos,
+            member=bob,
+            round=1,
+            amount=100,
+            block_number=200,
+            is_late=True,
             block_time=datetime(2026, 1, 5, 23, 30, tzinfo=UTC),
         ),
         "big": ContributionFactory(
-            group=accra, member=bob, round=1, amount=BIG, block_number=300,
+            group=accra,
+            member=bob,
+            round=1,
+            amount=BIG,
+            block_number=300,
             block_time=datetime(2026, 1, 7, 12, 0, tzinfo=UTC),
         ),
         "bigger": ContributionFactory(
-            group=accra, member=alice, round=1, amount=BIG + 1, block_number=400,
+            group=accra,
+            member=alice,
+            round=1,
+            amount=BIG + 1,
+            block_number=400,
             block_time=datetime(2026, 1, 8, 12, 0, tzinfo=UTC),
         ),
     }
@@ -75,7 +94,9 @@ def test_uint256_compares_exactly_past_2_to_the_64(admin_client, rows):
     assert get(f"amount:gt:{BIG}") == [rows["bigger"].id]
     assert get(f"amount:ge:{BIG}") == [rows["big"].id, rows["bigger"].id]
     assert get(f"amount:lt:{BIG}") == [rows["small"].id, rows["late"].id]
-    assert get(f"amount:le:{BIG}") == sorted(r.id for r in (rows["small"], rows["late"], rows["big"]))
+    assert get(f"amount:le:{BIG}") == sorted(
+        r.id for r in (rows["small"], rows["late"], rows["big"])
+    )
     assert get(f"amount:ne:{BIG}") == sorted(
         r.id for r in (rows["small"], rows["late"], rows["bigger"])
     )
@@ -242,7 +263,9 @@ def many_rows(db):
     group, member = GroupFactory(), UserFactory()  # the list joins both
     with connection.cursor() as cursor:
         # the amount as each database stores a uint256 (ajo/fields.py)
-        padded = "CAST(g AS numeric)" if connection.vendor == "postgresql" else "printf('%%078d', g)"
+        padded = (
+            "CAST(g AS numeric)" if connection.vendor == "postgresql" else "printf('%%078d', g)"
+        )
         if connection.vendor == "postgresql":
             source = f"SELECT g FROM generate_series(1, {n}) AS g"
         else:

@@ -77,7 +77,9 @@ def test_viewers_and_operators_are_refused_and_nothing_runs(client, data, role):
 @pytest.mark.django_db(transaction=True)
 def test_a_select_shows_uint256_exactly_with_history_and_log(analyst, data):
     client, user = analyst
-    response = run(client, "SELECT amount, amount + 0 AS same FROM contributions_contribution ORDER BY round")
+    response = run(
+        client, "SELECT amount, amount + 0 AS same FROM contributions_contribution ORDER BY round"
+    )
     assert response.status_code == 200
     result = response.context["result"]
     assert result.error == ""
@@ -102,8 +104,10 @@ def test_the_row_cap_and_csv(analyst, data, settings):
     assert response.context["result"].truncated
     assert "more rows exist" in response.content.decode()
     download = run(
-        client, "SELECT name, amount FROM contributions_contribution c JOIN groups_group g "
-        "ON g.id = c.group_id ORDER BY round", action="csv"
+        client,
+        "SELECT name, amount FROM contributions_contribution c JOIN groups_group g "
+        "ON g.id = c.group_id ORDER BY round",
+        action="csv",
     )
     assert download["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(download.content.decode())))
@@ -124,7 +128,7 @@ REFUSED = [
     ("SELECT 1; DELETE FROM contributions_contribution", "One statement at a time"),
     ("SELECT 1; SELECT 2", "One statement at a time"),
     ("SELECT set_config('statement_timeout', '0', false)", "set_config() has effects"),
-    ('SELECT "set_config"(\'work_mem\', \'1GB\', false)', "set_config() has effects"),
+    ("SELECT \"set_config\"('work_mem', '1GB', false)", "set_config() has effects"),
     ("SELECT lo_import('/etc/passwd')", "lo_import() has effects"),
     ("SELECT pg_advisory_lock(1)", "pg_advisory_lock() has effects"),
     ("SELECT pg_read_file('/etc/passwd')", "pg_read_file() has effects"),
@@ -157,7 +161,8 @@ def test_refused_with_a_message_and_nothing_changes(analyst, data, sql, message)
 # commit their rows (transaction=True) for it to see them.
 DATABASE_REFUSES = (
     [
-        "WITH gone AS (DELETE FROM contributions_contribution RETURNING id) SELECT count(*) FROM gone",
+        "WITH gone AS (DELETE FROM contributions_contribution RETURNING id) "
+        "SELECT count(*) FROM gone",
         "SELECT * INTO ajo_copy FROM contributions_contribution",
         "EXPLAIN ANALYZE UPDATE contributions_contribution SET round = round + 1",
     ]

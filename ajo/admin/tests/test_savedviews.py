@@ -126,7 +126,10 @@ def test_the_schema_lists_every_table_with_types_indexes_and_links(client, rows)
         c.type.startswith("uint256 total") for c in tables["groups_group"].columns
     )
     assert {i["name"] for i in contribution.indexes} >= {"contribution_member_idx"}
-    assert any(k["name"] == "contribution_log_uniq" for k in contribution.constraints + contribution.indexes)
+    assert any(
+        k["name"] == "contribution_log_uniq"
+        for k in contribution.constraints + contribution.indexes
+    )
     group_column = next(c for c in contribution.columns if c.name == "group_id")
     assert group_column.relation["table"] == "groups_group"
     assert 'href="#table-groups_group"' in page
