@@ -19,6 +19,7 @@
     // Pages come from the server on back/forward (no copy of a big page in localStorage), and a
     // 400 (a condition that does not parse) is swapped in: it carries the message.
     htmx.config.historyCacheSize = 0;
+    htmx.config.defaultSettleDelay = 0;  // new links are live at once (keyboard paging)
     htmx.config.responseHandling = [
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
@@ -271,7 +272,10 @@
       case "]": link = $("#ajo-next"); break;
       default: return;
     }
-    if (link) link.click();
+    if (link) {
+      if (window.htmx) htmx.process(link.closest("[hx-boost]") || link);
+      link.click();
+    }
     event.preventDefault();
   }, true);
 
