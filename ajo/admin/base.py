@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.http import HttpResponseBadRequest
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from unfold.admin import ModelAdmin
@@ -205,14 +206,10 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
         # A read-only list needs neither the slug scripts of add forms (urlify, XRegExp,
         # prepopulate: 50 kB) nor the actions script when it has no actions.
         media = super().media
-        unused = {
-            "admin/js/urlify.js",
-            "admin/js/prepopulate.js",
-            "admin/js/vendor/xregexp/xregexp.js",
-        }
+        unused = ("admin/js/urlify", "admin/js/prepopulate", "admin/js/vendor/xregexp/")
         if not self.actions:
-            unused.add("admin/js/actions.js")
-        media._js_lists = [[js for js in media._js if str(js) not in unused]]
+            unused += ("admin/js/actions",)
+        media._js_lists = [[js for js in media._js if not str(js).startswith(unused)]]
         return media
 
     def changelist_view(self, request, extra_context=None):
@@ -250,6 +247,8 @@ class BrowserAdmin(ExactSearchMixin, ModelAdmin):
         if isinstance(cl, BrowserChangeList):
             context["ajo"] = results_context(cl)
             context["fragment"] = is_fragment_request(request)
+            # A page change (the pager's links) leaves the toolbar and the search as they are.
+            context["page_only"] = request.headers.get("X-Ajo-Part") == "page"
             context["preserved"] = [
                 (name, value)
                 for name, values in request.GET.lists()
@@ -376,11 +375,25 @@ class ChainDerivedAdmin(BrowserAdmin):
 
 
 class RoundFilter(admin.SimpleListFilter):
-    """Rounds 1..the largest group size: no DISTINCT over the events table."""
+    """Rounds 1..the largest group size: no DISTINCT over the events table. The choices are
+    read only when the filter is drawn (a partial update draws no filters)."""
 
     title = "round"
     parameter_name = "round"
     template = "unfold/filters/filters_field.html"
+
+    def __init__(self, request, params, model, model_admin):
+        self._request, self._model_admin = request, model_admin
+        admin.ListFilter.__init__(self, request, params, model, model_admin)
+        if self.parameter_name in params:
+            self.used_parameters[self.parameter_name] = params.pop(self.parameter_name)[-1]
+
+    @cached_property
+    def lookup_choices(self):
+        return list(self.lookups(self._request, self._model_admin))
+
+    def has_output(self) -> bool:
+        return True
 
     def lookups(self, request, model_admin):
         largest = Group.objects.aggregate(largest=Max("max_members"))["largest"] or 0

@@ -2,8 +2,11 @@
 checksummed and copyable addresses, explorer links for addresses and transactions, and links
 between admin pages."""
 
+import functools
+
 from django.conf import settings
-from django.urls import reverse
+from django.contrib.admin.utils import quote
+from django.urls import get_urlconf, reverse
 from django.utils.html import format_html
 
 from ajo.addresses import to_checksum
@@ -80,9 +83,19 @@ def tx_html(tx_hash: str | None):
     return format_html('<span class="ajo-nowrap">{}{}</span>', shown, copy_button(tx_hash))
 
 
+@functools.lru_cache(maxsize=256)
+def _change_url_parts(label: str, urlconf: str | None) -> tuple[str, str]:
+    # The URL of object 0, split around the 0: a page of 25 rows links about 75 objects, and
+    # reverse() for each cost a third of rendering the rows.
+    url = reverse(f"admin:{label}_change", args=[0], urlconf=urlconf)
+    head, _, tail = url.rpartition("/0/")
+    return head + "/", "/" + tail
+
+
 def admin_url(model, pk) -> str:
     meta = model._meta
-    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[pk])
+    head, tail = _change_url_parts(f"{meta.app_label}_{meta.model_name}", get_urlconf())
+    return f"{head}{quote(pk)}{tail}"
 
 
 def changelist_url(model, **params) -> str:
