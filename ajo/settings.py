@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "ajo.routers.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ajo.middleware.CSPMiddleware",
+    # Admin HTML gzipped (ajo/admin/compression.py); before the middlewares that write the body.
+    "ajo.admin.compression.AdminGZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
