@@ -135,7 +135,7 @@ def test_the_schema_lists_every_table_with_types_indexes_and_links(client, rows)
     assert 'href="#table-groups_group"' in page
     assert f'href="{LIST}"' in page
     if connection.vendor == "postgresql":
-        assert contribution.size.endswith("kB")
+        assert contribution.size.endswith(("kB", "MB", "GB"))  # earlier tests leave pages
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE contributions_contribution")
         analysed = client.get(reverse("admin:ajo_schema")).context["tables"]
