@@ -1,7 +1,7 @@
 """The sidebar: every table the user may see, grouped, and under each table the saved views of
 the user and their roles (one query per page; none for a partial update, which has no sidebar)."""
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from ajo.admin.base import is_fragment_request
 from ajo.admin.savedviews import VIEW_PARAM, saved_view_list, saved_view_url
@@ -49,10 +49,14 @@ def sidebar(request) -> list[dict]:
     if request.user.is_authenticated and not is_fragment_request(request):
         current = request.GET.get(VIEW_PARAM)
         for view in saved_view_list(user=request.user):
+            try:
+                link = saved_view_url(view)
+            except NoReverseMatch:  # a view of a table the admin no longer shows
+                continue
             views.setdefault((view.app_label, view.model_name), []).append(
                 {
                     "title": view.name + (f" · {view.role.name}" if view.role_id else ""),
-                    "link": saved_view_url(view),
+                    "link": link,
                     "active": current == str(view.pk),
                     "saved_view": True,
                 }
