@@ -86,8 +86,9 @@ bench-sync: venv node
 bench-api: venv
 	$(PY) bench/api.py
 
+# make bench-admin BROWSER=1: the same dataset in headless Chromium (time until rows show)
 bench-admin: venv
-	$(PY) bench/admin.py
+	$(PY) bench/admin.py $(if $(BROWSER),--browser)
 
 clean: stop
 	rm -rf $(RUN) staticfiles .pytest_cache .import_linter_cache

@@ -1,8 +1,12 @@
-"""Sync bookkeeping: which chain and contract this database mirrors, and how far it got."""
+"""Sync bookkeeping (which chain and contract this database mirrors, and how far it got), and
+the admin's own records: saved list views and the SQL console's runs."""
 
 import secrets
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from ajo.addresses import to_checksum
 
@@ -156,3 +160,76 @@ class BlockRecord(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.number}"
+
+
+class SavedView(models.Model):
+    """A named admin list: its query string (filters, conditions, search, sort, columns), kept
+    for one user or shared with a role. The sidebar lists them under their table."""
+
+    name = models.CharField(max_length=80)
+    app_label = models.CharField(max_length=100)
+    model_name = models.CharField(max_length=100)
+    query = models.TextField(blank=True, default="", help_text="The list's query string.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+    )
+    role = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["app_label", "model_name", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(owner__isnull=False) & Q(role__isnull=True))
+                | (Q(owner__isnull=True) & Q(role__isnull=False)),
+                name="savedview_owner_xor_role",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "app_label", "model_name", "name"],
+                condition=Q(owner__isnull=False),
+                name="savedview_owner_name_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["role", "app_label", "model_name", "name"],
+                condition=Q(role__isnull=False),
+                name="savedview_role_name_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SqlRun(models.Model):
+    """One statement run (or refused) in the admin's read-only SQL console: the user's history,
+    and with the admin log the record of who read what."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sql_runs"
+    )
+    sql = models.TextField()
+    database = models.CharField(max_length=32, default="default")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    truncated = models.BooleanField(default=False, help_text="More rows than the row cap.")
+    as_csv = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="", help_text="Why it was refused or failed.")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="sqlrun_user_idx")]
+        permissions = [("run_sql", "Can run read-only SQL in the admin console")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ran {self.sql[:60]}"

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "ajo.routers.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ajo.middleware.CSPMiddleware",
+    # Admin HTML gzipped (ajo/admin/compression.py); before the middlewares that write the body.
+    "ajo.admin.compression.AdminGZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Admin pages show and read times in the viewer's zone (a cookie the admin's script sets).
+    "ajo.admin.viewerzone.ViewerTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last but for the API's (which passes every non-API request straight on), as django-axes
     # asks: it turns a lockout into the lockout response.
@@ -271,21 +275,14 @@ LOGGING = {
 }
 
 # --- Admin (unfold, axes) ------------------------------------------------------------------
-from django.urls import reverse_lazy  # noqa: E402
-
-
-def _can_view(permission: str):
-    return lambda request: request.user.has_perm(permission)
-
-
-def _nav_item(title: str, icon: str, app: str, model: str) -> dict:
-    return {
-        "title": title,
-        "icon": icon,
-        "link": reverse_lazy(f"admin:{app}_{model}_changelist"),
-        "permission": _can_view(f"{app}.view_{model}"),
-    }
-
+# A filter no index serves (ajo/admin/conditions.py) reads under this limit, in seconds.
+ADMIN_FILTER_TIMEOUT = env.float("ADMIN_FILTER_TIMEOUT", default=5.0)
+# The read-only SQL console (ajo/admin/console.py): time limit per statement, rows shown, rows
+# in a CSV download.
+ADMIN_SQL_TIMEOUT = env.float("ADMIN_SQL_TIMEOUT", default=5.0)
+ADMIN_SQL_ROW_CAP = env.int("ADMIN_SQL_ROW_CAP", default=500)
+ADMIN_SQL_CSV_ROW_CAP = env.int("ADMIN_SQL_CSV_ROW_CAP", default=100_000)
+from django.templatetags.static import static  # noqa: E402
 
 UNFOLD = {
     "SITE_TITLE": "ajo",
@@ -297,35 +294,14 @@ UNFOLD = {
     "SIDEBAR": {
         "show_search": True,
         "show_all_applications": False,
-        "navigation": [
-            {
-                "title": "Chain data",
-                "items": [
-                    {"title": "Dashboard", "icon": "home", "link": reverse_lazy("admin:index")},
-                    _nav_item("Groups", "groups", "groups", "group"),
-                    _nav_item("Memberships", "badge", "groups", "membership"),
-                    _nav_item("Contributions", "payments", "contributions", "contribution"),
-                    _nav_item("Payouts", "savings", "contributions", "payout"),
-                    _nav_item("Tokens", "toll", "groups", "token"),
-                ],
-            },
-            {"title": "People", "items": [_nav_item("Users", "person", "groups", "user")]},
-            {
-                "title": "Sync",
-                "items": [
-                    _nav_item("Sync state", "sync", "ajo", "syncstate"),
-                    _nav_item("Blocks", "view_in_ar", "ajo", "blockrecord"),
-                ],
-            },
-            {
-                "title": "Access",
-                "items": [
-                    _nav_item("Roles (groups)", "shield_person", "auth", "group"),
-                    _nav_item("Permissions", "key", "auth", "permission"),
-                ],
-            },
-        ],
+        # Built per request: every table, and under each the saved views of the user's own
+        # and of their roles.
+        "navigation": "ajo.admin.navigation.sidebar",
     },
+    # The admin's own script and styles (static/ajo/): compact result rows, the filter
+    # builder, partial page updates, keyboard shortcuts, the viewer's time zone.
+    "STYLES": [lambda request: static("ajo/admin.css")],
+    "SCRIPTS": [lambda request: static("ajo/admin.js")],
 }
 
 # Failed admin logins are counted per client address, over every username: five from one
@@ -339,6 +315,8 @@ UNFOLD = {
 #   (a viewer) could log in between guesses and try other usernames without end.
 # An operator unlocks an address early with `manage.py axes_reset_ip ADDRESS`.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# ajo/admin/access.py registers axes' tables itself, paged like every growing table.
+AXES_ENABLE_ADMIN = False
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "ajo.client_ip.client_ip"

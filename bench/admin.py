@@ -1,12 +1,13 @@
 """Admin server time on the 1M-contribution dataset, beside Prisma Studio's figures.
 
-    python bench/admin.py [--database-url URL] [--runs N]
+    python bench/admin.py [--database-url URL] [--runs N] [--browser [--port P]]
 
 Builds (or reuses) the `bench/dataset.py` PostgreSQL dataset, logs in a staff superuser with
 the Django test Client and times each page in-process (URL resolution, queries, templates:
 the server's share of a request). Prints median milliseconds, the time spent in SQL and the
 query count per page, then exports the whole contributions table as CSV (time, size, rows).
-Run it on an otherwise idle machine: page rendering is CPU-bound.
+Run it on an otherwise idle machine: page rendering is CPU-bound. `--browser` times the same
+list in headless Chromium instead, as a person sees it (bench/browser.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="time the pages in headless Chromium against gunicorn (bench/browser.py)",
+    )
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args(argv)
 
     built = ensure_dataset(database_url=args.database_url)
@@ -73,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     client.force_login(admin_user)
 
     busy_group = Group.objects.order_by("-contribution_count").first()
+    if args.browser:
+        from bench import browser
+
+        admin_user.set_password(browser.PASSWORD)
+        admin_user.save()
+        times, sizes = browser.run(
+            database_url=args.database_url,
+            runs=args.runs,
+            port=args.port or browser.free_port(),
+            group_id=busy_group.id,
+            tx_hash=Contribution.objects.order_by("id").values_list("tx_hash", flat=True)[500],
+            username=admin_user.username,
+        )
+        browser.report(times, sizes)
+        return 0
     busy_user = User.objects.filter(address__isnull=False).order_by("-contribution_count").first()
     contribution = Contribution.objects.order_by("-id").first()
     payout = Payout.objects.order_by("-id").first()

@@ -3,6 +3,7 @@ the events' cards on the user and group pages."""
 
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.utils.safestring import mark_safe
 from unfold.contrib.filters.admin import (
     AutocompleteSelectFilter,
     RangeDateTimeFilter,
@@ -56,7 +57,7 @@ class ContributionAdmin(EventAdmin):
         "member_link",
         "round",
         "display_amount",
-        "is_late",
+        "late_shown",
         "block_number",
         "block_time",
         "tx_display",
@@ -77,14 +78,21 @@ class ContributionAdmin(EventAdmin):
         "number": ["group_id"],
     }
     list_select_related = ["group", "group__token", "member"]
-    readonly_fields = ["group", "member", "member_address", "display_amount", "tx_display"]
+    readonly_fields = [
+        "group",
+        "member",
+        "member_address",
+        "display_amount",
+        "late_shown",
+        "tx_display",
+    ]
     fields = [
         "group",
         "member",
         "member_address",
         "round",
         "display_amount",
-        "is_late",
+        "late_shown",
         ("block_number", "log_index"),
         "block_time",
         "tx_display",
@@ -106,6 +114,16 @@ class ContributionAdmin(EventAdmin):
     @admin.display(description="member", ordering="member__address")
     def member_link(self, obj):
         return admin_link(obj.member)
+
+    @admin.display(description="late")
+    def late_shown(self, obj):
+        """A late payment is a warning, not a green tick: an amber badge; on time is quiet."""
+        if obj.is_late:
+            return mark_safe(
+                '<span class="ajo-late" title="Mined after the round\'s deadline">'
+                '<span class="material-symbols-outlined md-18">schedule</span>late</span>'
+            )
+        return mark_safe('<span class="ajo-on-time">on time</span>')
 
     @admin.display(description="member address")
     def member_address(self, obj):

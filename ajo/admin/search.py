@@ -1,6 +1,7 @@
 """The admin's one search box: an address, tx hash or number goes to an index, never a LIKE
 scan over a big table."""
 
+import ipaddress
 import re
 
 from django.db.models import Q
@@ -12,7 +13,7 @@ _LOOSE_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def search_kind(term: str) -> tuple[str, object]:
-    """('address' | 'tx' | 'number' | 'text', value) for a search box term."""
+    """('address' | 'tx' | 'number' | 'ip' | 'text', value) for a search box term."""
     term = term.strip()
     if _TX.match(term):
         return "tx", term.lower()
@@ -24,6 +25,10 @@ def search_kind(term: str) -> tuple[str, object]:
             return "address", term.lower()
     if term.isdigit() and len(term) < 19:
         return "number", int(term)
+    try:
+        return "ip", str(ipaddress.ip_address(term))
+    except ValueError:
+        pass
     return "text", term
 
 
@@ -42,7 +47,7 @@ class ExactSearchMixin:
             return queryset, False
         kind, value = search_kind(search_term)
         lookups = self.search_map.get(kind, [])
-        if kind == "text" and not lookups:
+        if kind in ("text", "ip") and not lookups:
             lookups = self.search_map.get("text_fallback", [])
         if not lookups:
             return queryset.none(), False

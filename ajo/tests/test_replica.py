@@ -53,7 +53,7 @@ def test_replica_suite_passes_with_a_replica_configured():
     )
     assert result.returncode == 0, result.stdout[-4000:]
     # The child really ran them: none skipped.
-    assert "3 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
+    assert "4 passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-2000:]
 
 
 @needs_replica
@@ -89,3 +89,19 @@ def test_mirror_migrations_run_on_the_primary_only():
     assert router.allow_migrate("default", "groups", model_name="group") is True
     assert router.allow_migrate("replica", "groups", model_name="group") is False
     assert settings.DATABASES["replica"]["TEST"]["MIRROR"] == "default"
+
+
+@needs_replica
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_mirror_the_sql_console_reads_the_replica():
+    from ajo.admin.console import sql_run
+    from ajo.models import SqlRun
+    from groups.tests.factories import GroupFactory, StaffFactory
+
+    group = GroupFactory(name="on the replica")
+    result = sql_run(
+        user=StaffFactory(), sql=f"SELECT name FROM groups_group WHERE id = {group.id}"
+    )
+    assert result.error == "" and result.rows == [["on the replica"]]
+    assert result.database == "replica"
+    assert SqlRun.objects.using("default").get().database == "replica"  # history on the primary

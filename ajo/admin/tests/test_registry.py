@@ -17,10 +17,11 @@ def test_every_table_of_ajo_and_the_apps_has_its_page_from_the_admin_package():
         *apps.get_app_config("ajo").get_models(),
         *apps.get_app_config("groups").get_models(),
         *apps.get_app_config("contributions").get_models(),
+        *apps.get_app_config("axes").get_models(),
         Role,
         Permission,
     ]
-    assert len(models) == 10
+    assert len(models) == 16
     for model in models:
         assert model in admin.site._registry, model
         assert type(admin.site._registry[model]).__module__.startswith("ajo.admin."), model
